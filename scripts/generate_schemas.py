@@ -1,0 +1,177 @@
+"""Generate every stream's JSON schema from Klaviyo's OpenAPI spec.
+
+Each schema describes the flattened record: ``id``, the resource's attributes and
+``<relationship>_id`` for to-one relationships, plus the columns a stream adds
+(parent ids, partition values). Types are exact, ``format: date-time`` is kept,
+"null" is allowed wherever the spec allows it, and free-form objects stay open.
+
+    python scripts/generate_schemas.py [path/to/stable.json] [--check]
+
+``--check`` writes nothing and exits 1 when a committed schema differs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tap_klaviyo import spec as extract  # noqa: E402
+from tap_klaviyo.client import RelatedIdsStream, snake  # noqa: E402
+from tap_klaviyo.streams import STREAM_TYPES  # noqa: E402
+
+DEFAULT_SPEC = ROOT.parent / "shared" / "klaviyo-openapi" / "stable.json"
+SCHEMA_DIR = ROOT / "tap_klaviyo" / "schemas"
+
+
+class SchemaBuilder:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Follow $refs and fold allOf, keeping nullable from the referring node."""
+        nullable = bool(node.get("nullable"))
+        while "$ref" in node:
+            node = self.spec["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+            nullable = nullable or bool(node.get("nullable"))
+        if "allOf" in node:
+            merged: dict[str, Any] = {"type": "object", "properties": {}}
+            for part in node["allOf"]:
+                part = self.resolve(part)
+                for name, prop in part.get("properties", {}).items():
+                    if name in merged["properties"]:
+                        prop = self.merge(merged["properties"][name], prop)
+                    merged["properties"][name] = prop
+                nullable = nullable or bool(part.get("nullable"))
+            node = merged
+        if nullable and not node.get("nullable"):
+            node = {**node, "nullable": True}
+        return node
+
+    def merge(self, first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+        first, second = self.resolve(first), self.resolve(second)
+        if first.get("properties") is not None and second.get("properties") is not None:
+            properties = dict(first["properties"])
+            for name, prop in second["properties"].items():
+                properties[name] = (
+                    self.merge(properties[name], prop) if name in properties else prop
+                )
+            merged = {**first, **second, "properties": properties}
+            merged["nullable"] = bool(first.get("nullable") or second.get("nullable"))
+            return merged
+        return {**first, **second}
+
+    def convert(self, node: dict[str, Any]) -> dict[str, Any]:
+        """An OpenAPI schema as a Singer JSON schema."""
+        node = self.resolve(node)
+        nullable = bool(node.get("nullable"))
+        variants = node.get("oneOf") or node.get("anyOf")
+        if variants:
+            converted = []
+            for variant in variants:
+                schema = self.convert(variant)
+                if schema not in converted:
+                    converted.append(schema)
+            result = converted[0] if len(converted) == 1 else {"anyOf": converted}
+            return self.nullable(result) if nullable else result
+        kind = node.get("type")
+        if kind is None and "properties" in node:
+            kind = "object"
+        if kind is None:
+            return {}
+        result: dict[str, Any] = {"type": [kind]}
+        if kind == "string" and node.get("format") in ("date-time", "date"):
+            result["format"] = node["format"]
+        elif kind == "object":
+            properties = node.get("properties")
+            if properties:
+                result["properties"] = {
+                    name: self.convert(prop) for name, prop in sorted(properties.items())
+                }
+        elif kind == "array":
+            result["items"] = self.convert(node.get("items") or {})
+        return self.nullable(result) if nullable else result
+
+    @staticmethod
+    def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+        if "type" in schema:
+            types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            return {**schema, "type": [*types, "null"] if "null" not in types else types}
+        if "anyOf" in schema:
+            return {"anyOf": [*schema["anyOf"], {"type": ["null"]}]}
+        return schema
+
+    def resource_item(self, operation: extract.Operation) -> dict[str, Any]:
+        op = self.spec["paths"][operation.path][operation.method.lower()]
+        content = op["responses"]["200"]["content"]
+        body = self.resolve(next(iter(content.values()))["schema"])
+        data = self.resolve(body["properties"]["data"])
+        return self.resolve(data.get("items", data))
+
+    def record_schema(self, stream_type: type) -> dict[str, Any]:
+        if issubclass(stream_type, RelatedIdsStream):
+            return self.finish({key: {"type": ["string"]} for key in stream_type.primary_keys})
+        operation = stream_type.spec_operation()
+        item = self.resource_item(operation)
+        properties: dict[str, Any] = {stream_type.id_field: {"type": ["string"]}}
+        attributes = self.resolve(item["properties"].get("attributes", {}))
+        for name, prop in sorted(attributes.get("properties", {}).items()):
+            properties[name] = self.convert(prop)
+        relationships = self.resolve(item["properties"].get("relationships", {}))
+        for name, rel in sorted(relationships.get("properties", {}).items()):
+            data = self.resolve(self.resolve(rel).get("properties", {}).get("data", {}))
+            if data.get("type") == "object" or "properties" in data:
+                properties.setdefault(f"{snake(name)}_id", {"type": ["string", "null"]})
+        context_columns = getattr(stream_type, "context_columns", None)
+        for key in context_columns() if context_columns else ():
+            properties.setdefault(key, {"type": ["string"]})
+        for partition in stream_type.static_partitions or []:
+            for key, value in partition.items():
+                kind = "boolean" if isinstance(value, bool) else "string"
+                properties.setdefault(key, {"type": [kind]})
+        return self.finish(properties)
+
+    @staticmethod
+    def finish(properties: dict[str, Any]) -> dict[str, Any]:
+        return {"type": ["object"], "properties": properties}
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def build_all(spec: dict[str, Any]) -> dict[str, str]:
+    builder = SchemaBuilder(spec)
+    return {
+        f"{stream_type.name}.json": render(builder.record_schema(stream_type))
+        for stream_type in STREAM_TYPES
+    }
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    args = [a for a in argv[1:] if a != "--check"]
+    spec_path = Path(args[0]) if args else DEFAULT_SPEC
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    wanted = build_all(spec)
+    stale = [
+        name
+        for name, text in wanted.items()
+        if not (SCHEMA_DIR / name).exists() or (SCHEMA_DIR / name).read_text("utf-8") != text
+    ]
+    if check:
+        for name in stale:
+            print(f"out of date: tap_klaviyo/schemas/{name}")
+        return 1 if stale else 0
+    for name in stale:
+        (SCHEMA_DIR / name).write_text(wanted[name], encoding="utf-8")
+    print(f"{len(wanted)} schemas, {len(stale)} written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,494 @@
+"""The base stream: auth, headers, paginator, flattening, errors, backoff and rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import backoff
+import orjson
+import requests
+from singer_sdk import RESTStream, Stream
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.types import Context
+from singer_sdk.pagination import BaseHATEOASPaginator
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+from tap_klaviyo import schemas, spec
+from tap_klaviyo.ratelimit import LIMITERS, RateLimiter
+
+# A 429 for longer than this stops the run instead of hanging (config overrides).
+DEFAULT_MAX_RETRY_AFTER_SECONDS = 600
+# Transient failures (5xx, resets, timeouts, broken bodies) get this many tries.
+MAX_TRIES = 8
+MAX_CONSECUTIVE_429 = 30
+REQUEST_TIMEOUT_SECONDS = 120
+
+
+class KlaviyoError(FatalAPIError):
+    """A failure the user must act on; its message is one self-contained line."""
+
+
+class TransientKlaviyoError(RetriableAPIError):
+    """A failure worth retrying with backoff."""
+
+
+def utc_iso(value: datetime) -> str:
+    """Canonical UTC form used in filters and bookmarks: 2024-01-02T03:04:05+00:00."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def parse_datetime(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def snake(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def flatten_resource(resource: dict[str, Any], id_field: str = "id") -> dict[str, Any]:
+    """A JSON:API resource as one flat record.
+
+    ``id`` and the attributes sit at the top level, to-one relationships become
+    ``<relationship>_id``; nested objects (``properties``, ``location``) stay objects.
+    """
+    record = {id_field: resource.get("id")}
+    attributes = resource.get("attributes")
+    if isinstance(attributes, dict):
+        record.update(attributes)
+    relationships = resource.get("relationships")
+    if isinstance(relationships, dict):
+        for name, body in relationships.items():
+            data = body.get("data") if isinstance(body, dict) else None
+            if isinstance(data, dict):
+                record.setdefault(f"{snake(name)}_id", data.get("id"))
+    return record
+
+
+def related_ids(resource: dict[str, Any], names: Iterable[str]) -> dict[str, list[str]]:
+    """Ids of to-many relationships, keyed ``<relationship>_ids``."""
+    relationships = resource.get("relationships") or {}
+    result = {}
+    for name in names:
+        data = (relationships.get(name) or {}).get("data")
+        if isinstance(data, list):
+            result[f"{snake(name)}_ids"] = [item["id"] for item in data if isinstance(item, dict)]
+    return result
+
+
+def error_detail(response: requests.Response) -> str:
+    """Klaviyo's own words for an error response, without anything secret."""
+    try:
+        errors = orjson.loads(response.content).get("errors") or []
+    except (orjson.JSONDecodeError, AttributeError):
+        errors = []
+    parts = []
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        text = error.get("detail") or error.get("title") or ""
+        source = error.get("source") or {}
+        where = source.get("parameter") or source.get("pointer")
+        parts.append(f"{text} (parameter: {where})" if where else text)
+    return "; ".join(p for p in parts if p) or (response.reason or "no error detail")
+
+
+def retry_after_seconds(response: requests.Response) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0
+
+
+class KlaviyoPaginator(BaseHATEOASPaginator):
+    """Follows ``links.next`` exactly as Klaviyo gives it; the cursor is opaque."""
+
+    def get_next_url(self, response: requests.Response) -> str | None:
+        links = response_json(response).get("links") or {}
+        return links.get("next") or None
+
+
+def response_json(response: requests.Response) -> dict[str, Any]:
+    """The parsed body, parsed once per response however many readers it has."""
+    cached = getattr(response, "_klaviyo_json", None)
+    if cached is None:
+        cached = orjson.loads(response.content)
+        if not isinstance(cached, dict):
+            raise ValueError("response body is not a JSON object")
+        response._klaviyo_json = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class KlaviyoStream(RESTStream):
+    """A Klaviyo collection endpoint read as one Singer stream.
+
+    Subclasses declare name, path, keys, replication key and parent. The spec
+    extract supplies the rest: which filter operators and sort keys the endpoint
+    takes, its page size, its rate limit and the scopes it needs.
+    """
+
+    schema = StreamSchema(SchemaDirectory(schemas))
+    primary_keys: ClassVar[tuple[str, ...]] = ("id",)
+    # The column that holds the resource id, for streams keyed by the parent too.
+    id_field: ClassVar[str] = "id"
+    # Context entries turned into `equals(<field>,<value>)` filter terms.
+    context_filters: ClassVar[dict[str, str]] = {}
+    include: ClassVar[tuple[str, ...]] = ()
+    # Partitions (each with its own bookmark) the stream is read in.
+    static_partitions: ClassVar[list[dict[str, Any]] | None] = None
+    # Free-form extra query parameters, e.g. additional-fields.
+    extra_params: ClassVar[dict[str, str]] = {}
+    rest_method: ClassVar[str] = "GET"
+    # The context key children receive this stream's record id under, e.g. list_id.
+    child_key: ClassVar[str | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # To-many relationship ids of included relationships, held for the children.
+        self._related: dict[str, dict[str, list[str]]] = {}
+
+    @property
+    def url_base(self) -> str:
+        return str(self.config.get("api_url") or "https://a.klaviyo.com").rstrip("/")
+
+    @classmethod
+    def spec_operation(cls) -> spec.Operation:
+        return spec.operation_for(cls.rest_method, cls.path)
+
+    @cached_property
+    def operation(self) -> spec.Operation:
+        return self.spec_operation()
+
+    @property
+    def http_method(self) -> str:
+        return self.rest_method
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        return {
+            "Accept": "application/vnd.api+json",
+            "revision": str(self.config.get("revision") or spec.revision()),
+            "User-Agent": "tap-klaviyo",
+        }
+
+    @property
+    def authenticator(self) -> Any:
+        key = str(self.config.get("api_key") or "")
+
+        def add_key(request: requests.PreparedRequest) -> requests.PreparedRequest:
+            request.headers["Authorization"] = f"Klaviyo-API-Key {key}"
+            return request
+
+        return add_key
+
+    @property
+    def partitions(self) -> list[dict[str, Any]] | None:
+        return self.static_partitions
+
+    @property
+    def is_sorted(self) -> bool:
+        return bool(self.replication_key) and self.operation.can_sort(self.replication_key)
+
+    # ---- requests -------------------------------------------------------
+
+    def get_new_paginator(self) -> KlaviyoPaginator:
+        return KlaviyoPaginator()
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        if page.next_page_token:
+            # The next link already carries filter, sort and size with the cursor.
+            request.url = page.next_page_token.geturl()
+            request.params = {}
+        return request
+
+    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
+        params: dict[str, Any] = dict(self.extra_params)
+        terms = self.filter_terms(context)
+        if terms:
+            params["filter"] = terms[0] if len(terms) == 1 else f"and({','.join(terms)})"
+        if self.is_sorted:
+            params["sort"] = self.replication_key
+        if self.operation.page_size_max:
+            params["page[size]"] = self.operation.page_size_max
+        if self.include:
+            params["include"] = ",".join(self.include)
+        return params
+
+    def filter_terms(self, context: Context | None) -> list[str]:
+        terms = [
+            f"equals({field},{_filter_literal((context or {})[key])})"
+            for key, field in self.context_filters.items()
+            if context and key in context
+        ]
+        if self.replication_key:
+            terms.extend(self.window_terms(self.window_start(context), self.window_end()))
+        return terms
+
+    def window_start(self, context: Context | None) -> datetime | None:
+        """Where this run reads from: the bookmark, else ``start_date``."""
+        return self.get_starting_timestamp(context)
+
+    def window_end(self) -> datetime:
+        """Records dated after the run began (or ``end_date``) wait for a later run,
+        so a bad client clock can never push a bookmark into the future."""
+        end = self.config.get("end_date")
+        return parse_datetime(end) if end else self._tap.run_started_at
+
+    def window_terms(self, start: datetime | None, end: datetime | None) -> list[str]:
+        """Server-side bounds on the replication key using only allowed operators.
+
+        The lower bound is inclusive, so records that share the bookmark's
+        timestamp are read again rather than lost.
+        """
+        key = self.replication_key
+        ops = self.operation.operators(key)
+        terms = []
+        if start is not None:
+            if "greater-or-equal" in ops:
+                terms.append(f"greater-or-equal({key},{utc_iso(start)})")
+            elif "greater-than" in ops:
+                # Klaviyo timestamps have whole seconds, so this keeps `start` itself.
+                floor = start.replace(microsecond=0) - timedelta(seconds=1)
+                terms.append(f"greater-than({key},{utc_iso(floor)})")
+        if end is not None:
+            if "less-than" in ops:
+                terms.append(f"less-than({key},{utc_iso(end)})")
+            elif "less-or-equal" in ops:
+                terms.append(f"less-or-equal({key},{utc_iso(end - timedelta(seconds=1))})")
+        return terms
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        op = self.operation
+        burst, steady = op.burst_per_second, op.steady_per_minute
+        for condition in op.conditional_limits:
+            value = self.get_url_params(None, None).get(condition["param"], "")
+            if condition["value"] in str(value).split(","):
+                burst, steady = condition["burst"], condition["steady"]
+        share = float(self.config.get("max_requests_per_minute_share") or 1.0)
+        account = hashlib.sha256(str(self.config.get("api_key")).encode()).hexdigest()[:16]
+        return LIMITERS.get(
+            account,
+            f"{op.operation_id}:{burst}:{steady}",
+            burst,
+            max(1, int((steady or 0) * share)) if steady else None,
+        )
+
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        paginator = self.get_new_paginator()
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            while not paginator.finished:
+                prepared = self._prepare_request(context=context, page=paginator)
+                response = self.send(prepared)
+                request_counter.increment()
+                yield from self.parse_response(response)
+                paginator.advance(response)
+
+    def send(self, prepared: requests.PreparedRequest) -> requests.Response:
+        """One request with Klaviyo's retry rules: exact Retry-After, backoff otherwise."""
+        endpoint = f"{prepared.method} {urlsplit(prepared.url).path}"
+
+        def giveup_message(details: dict[str, Any]) -> None:
+            error = details.get("exception")
+            raise KlaviyoError(
+                f"Stream '{self.name}' gave up on {endpoint} after {details['tries']} tries: "
+                f"{error}"
+            ) from error
+
+        @backoff.on_exception(
+            backoff.expo,
+            TransientKlaviyoError,
+            max_tries=MAX_TRIES,
+            jitter=backoff.full_jitter,
+            on_backoff=self._log_backoff,
+            on_giveup=giveup_message,
+            raise_on_giveup=True,
+            logger=None,
+        )
+        def attempt() -> requests.Response:
+            return self._send_once(prepared, endpoint)
+
+        return attempt()
+
+    def _log_backoff(self, details: dict[str, Any]) -> None:
+        self.logger.warning(
+            "Stream '%s': retrying in %.1fs after try %d: %s",
+            self.name,
+            details["wait"],
+            details["tries"],
+            details.get("exception"),
+        )
+
+    def _send_once(self, prepared: requests.PreparedRequest, endpoint: str) -> requests.Response:
+        max_wait = float(
+            self.config.get("max_retry_after_seconds") or DEFAULT_MAX_RETRY_AFTER_SECONDS
+        )
+        for _ in range(MAX_CONSECUTIVE_429):
+            self.rate_limiter.acquire()
+            try:
+                response = self.requests_session.send(
+                    self.authenticator(prepared), timeout=REQUEST_TIMEOUT_SECONDS
+                )
+            except (
+                requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
+                raise TransientKlaviyoError(f"{endpoint}: {type(exc).__name__}") from None
+            if response.status_code != 429:
+                self.check_response(response, endpoint)
+                return response
+            wait = retry_after_seconds(response)
+            if wait > max_wait:
+                raise KlaviyoError(
+                    f"Stream '{self.name}': Klaviyo throttled {endpoint} for {wait:.0f}s, "
+                    f"longer than max_retry_after_seconds={max_wait:.0f}; "
+                    "the run stops here and resumes from its last state."
+                )
+            self.logger.info(
+                "Stream '%s': throttled on %s, waiting Retry-After %.0fs",
+                self.name,
+                endpoint,
+                wait,
+            )
+            self.rate_limiter.block_for(wait)
+        raise KlaviyoError(
+            f"Stream '{self.name}': {endpoint} was throttled {MAX_CONSECUTIVE_429} times in a "
+            "row; another integration may be using this account's quota."
+        )
+
+    def check_response(self, response: requests.Response, endpoint: str) -> None:
+        status = response.status_code
+        if status >= 500:
+            raise TransientKlaviyoError(f"{endpoint} answered {status}: {error_detail(response)}")
+        if status == 401:
+            raise KlaviyoError(
+                f"Klaviyo rejected the API key (401) on {endpoint} for stream '{self.name}': "
+                f"{error_detail(response)} Check the `api_key` setting."
+            )
+        if status == 403:
+            scopes = ", ".join(self.operation.scopes) or "unknown"
+            raise KlaviyoError(
+                f"Stream '{self.name}' needs the API key scope(s) {scopes}: Klaviyo answered "
+                f"403 on {endpoint} ({error_detail(response)}). Add the scope to the key "
+                "or deselect the stream."
+            )
+        if status >= 400:
+            raise KlaviyoError(
+                f"Klaviyo rejected {endpoint} for stream '{self.name}' ({status}): "
+                f"{error_detail(response)}"
+            )
+        try:
+            response_json(response)
+        except ValueError as exc:
+            raise TransientKlaviyoError(f"{endpoint} sent an unreadable body: {exc}") from None
+
+    # ---- records --------------------------------------------------------
+
+    def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
+        data = response_json(response).get("data")
+        if data is None:
+            raise KlaviyoError(
+                f"Stream '{self.name}': response from {urlsplit(response.url).path} has no `data`"
+            )
+        for resource in data if isinstance(data, list) else [data]:
+            if not isinstance(resource, dict):
+                raise KlaviyoError(
+                    f"Stream '{self.name}': response from {urlsplit(response.url).path} "
+                    f"holds a {type(resource).__name__} where a resource belongs"
+                )
+            if self.include and self.child_key:
+                self._related[resource.get("id")] = related_ids(resource, self.include)
+            yield flatten_resource(resource, self.id_field)
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict[str, Any]:
+        child = {k: v for k, v in (context or {}).items() if k.endswith("_id")}
+        child[self.child_key] = record[self.id_field]
+        child.update(self._related.pop(record[self.id_field], {}))
+        return child
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        key = self.replication_key
+        if key and isinstance(row.get(key), str):
+            moment = parse_datetime(row[key])
+            if moment >= self.window_end():
+                return None
+            # One canonical form, because the SDK compares bookmarks as strings.
+            row[key] = utc_iso(moment)
+        return row
+
+
+class KlaviyoChildStream(KlaviyoStream):
+    """A stream read once per parent record; its state is kept per parent."""
+
+    parent_key: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.state_partitioning_keys = [cls.parent_key]
+
+    @classmethod
+    def context_columns(cls) -> tuple[str, ...]:
+        """Parent ids the records carry: this stream's parent key and the parent's own."""
+        parent = cls.parent_stream_type
+        inherited = parent.context_columns() if issubclass(parent, KlaviyoChildStream) else ()
+        return (*inherited, cls.parent_key)
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        # A child is read for some parents only; a version switch would wipe the rest.
+        return False
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        properties = self.schema.get("properties", {})
+        for key, value in (context or {}).items():
+            if key in properties:
+                row.setdefault(key, value)
+        return super().post_process(row, context)
+
+
+class RelatedIdsStream(Stream):
+    """Pairs of (parent id, related id) taken from the parent's included relationship,
+    so the join table costs no request of its own."""
+
+    schema = StreamSchema(SchemaDirectory(schemas))
+    parent_key: ClassVar[str]
+    relationship: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.primary_keys = (cls.parent_key, cls.related_key())
+        cls.state_partitioning_keys = [cls.parent_key]
+
+    @classmethod
+    def related_key(cls) -> str:
+        return f"{snake(cls.relationship).rstrip('s')}_id"
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        return False
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        context = context or {}
+        for related in context.get(f"{snake(self.relationship)}_ids", []):
+            yield {self.parent_key: context[self.parent_key], self.related_key(): related}
+
+
+def _filter_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("'", "\\'") + "'"

@@ -1,0 +1,155 @@
+"""tap-klaviyo: the Tap, its settings and its streams."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_klaviyo import spec
+from tap_klaviyo.client import KlaviyoError, parse_datetime
+from tap_klaviyo.streams import STREAM_TYPES
+
+_REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
+
+
+class SettingsError(ValueError):
+    """A setting is wrong; the message names it and fits on one line."""
+
+
+def check_settings(config: dict[str, Any], known: set[str]) -> None:
+    """Catch bad settings before any request, each with a one-line reason."""
+    key = config.get("api_key")
+    if not isinstance(key, str) or not key.strip():
+        raise SettingsError("Setting `api_key` is empty: give a Klaviyo private API key (pk_...).")
+    dates = {}
+    for name in ("start_date", "end_date"):
+        value = config.get(name)
+        if value in (None, ""):
+            continue
+        try:
+            dates[name] = parse_datetime(str(value))
+        except ValueError:
+            raise SettingsError(
+                f"Setting `{name}` is not an RFC 3339 date-time: {value!r} "
+                "(example: 2024-01-31T00:00:00Z)."
+            ) from None
+    if "start_date" in dates and "end_date" in dates and dates["end_date"] <= dates["start_date"]:
+        raise SettingsError(
+            f"Setting `end_date` ({config['end_date']}) must be after "
+            f"`start_date` ({config['start_date']})."
+        )
+    revision = config.get("revision")
+    if revision not in (None, "") and not _REVISION.match(str(revision)):
+        raise SettingsError(
+            f"Setting `revision` must look like YYYY-MM-DD (optionally .suffix), got {revision!r}."
+        )
+    api_url = config.get("api_url")
+    if api_url not in (None, ""):
+        parts = urlsplit(str(api_url))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SettingsError(
+                f"Setting `api_url` must be an http(s) URL such as https://a.klaviyo.com, "
+                f"got {api_url!r}."
+            )
+    for name in config:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            raise SettingsError(f"Unknown setting `{name}`.{hint}")
+
+
+class TapKlaviyo(Tap):
+    """Singer tap for Klaviyo."""
+
+    name = "tap-klaviyo"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="API key",
+            description="Klaviyo private API key (pk_...), with the read scopes of the "
+            "selected streams.",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description="Earliest record to extract (RFC 3339). Default: all history.",
+        ),
+        th.Property(
+            "end_date",
+            th.DateTimeType,
+            title="End date",
+            description="Latest record to extract (RFC 3339, exclusive). Default: the "
+            "moment the run starts.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://a.klaviyo.com",
+            title="API URL",
+            description="Base URL; requests go to {api_url}/api/... (proxies, the simulator).",
+        ),
+        th.Property(
+            "revision",
+            th.StringType,
+            default=spec.revision(),
+            title="API revision",
+            description="Klaviyo API revision sent in the `revision` header.",
+        ),
+        th.Property(
+            "max_requests_per_minute_share",
+            th.NumberType,
+            default=1.0,
+            title="Share of the rate limit",
+            description="Fraction (0-1] of each endpoint's per-minute quota this tap may "
+            "use, leaving the rest to other integrations on the same account.",
+        ),
+        th.Property(
+            "max_retry_after_seconds",
+            th.IntegerType,
+            default=600,
+            title="Longest 429 wait",
+            description="A 429 asking to wait longer than this stops the run (resumable) "
+            "instead of hanging.",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
+        self.run_started_at = datetime.now(timezone.utc).replace(microsecond=0)
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as exc:
+            raise SettingsError(f"Invalid settings: {'; '.join(exc.errors)}") from None
+        if validate_config:
+            known = set(self.config_jsonschema["properties"])
+            check_settings(dict(self.config), known)
+
+    def discover_streams(self) -> list:
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @classmethod
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().invoke(*args, **kwargs)
+        except SettingsError as exc:
+            cls.logger.error("%s", exc)
+            sys.exit(2)
+        except KlaviyoError as exc:
+            cls.logger.error("%s", exc)
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TapKlaviyo.cli()
