@@ -34,6 +34,15 @@ class KlaviyoError(FatalAPIError):
     """A failure the user must act on; its message is one self-contained line."""
 
 
+class KlaviyoAPIError(KlaviyoError):
+    """Klaviyo refused a request; keeps the status and the parameters it blamed."""
+
+    def __init__(self, message: str, status: int, parameters: set[str]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.parameters = parameters
+
+
 class TransientKlaviyoError(RetriableAPIError):
     """A failure worth retrying with backoff."""
 
@@ -84,21 +93,24 @@ def related_ids(resource: dict[str, Any], names: Iterable[str]) -> dict[str, lis
     return result
 
 
-def error_detail(response: requests.Response) -> str:
-    """Klaviyo's own words for an error response, without anything secret."""
+def error_detail(response: requests.Response) -> tuple[str, set[str]]:
+    """Klaviyo's own words for an error response, and the parameters it names."""
     try:
         errors = orjson.loads(response.content).get("errors") or []
     except (orjson.JSONDecodeError, AttributeError):
         errors = []
-    parts = []
-    for error in errors:
+    parts, parameters = [], set()
+    for error in errors if isinstance(errors, list) else []:
         if not isinstance(error, dict):
             continue
-        text = error.get("detail") or error.get("title") or ""
-        source = error.get("source") or {}
+        text = str(error.get("detail") or error.get("title") or "")
+        source = error.get("source") if isinstance(error.get("source"), dict) else {}
         where = source.get("parameter") or source.get("pointer")
+        if where:
+            parameters.add(str(where))
         parts.append(f"{text} (parameter: {where})" if where else text)
-    return "; ".join(p for p in parts if p) or (response.reason or "no error detail")
+    detail = "; ".join(p for p in parts if p) or (response.reason or "no error detail")
+    return " ".join(detail.split()), parameters
 
 
 def retry_after_seconds(response: requests.Response) -> float:
@@ -145,8 +157,6 @@ class KlaviyoStream(RESTStream):
     include: ClassVar[tuple[str, ...]] = ()
     # Partitions (each with its own bookmark) the stream is read in.
     static_partitions: ClassVar[list[dict[str, Any]] | None] = None
-    # Free-form extra query parameters, e.g. additional-fields.
-    extra_params: ClassVar[dict[str, str]] = {}
     rest_method: ClassVar[str] = "GET"
     # The context key children receive this stream's record id under, e.g. list_id.
     child_key: ClassVar[str | None] = None
@@ -155,6 +165,8 @@ class KlaviyoStream(RESTStream):
         super().__init__(*args, **kwargs)
         # To-many relationship ids of included relationships, held for the children.
         self._related: dict[str, dict[str, list[str]]] = {}
+        self._forbidden = False
+        self._resume_from_progress = False
 
     @property
     def url_base(self) -> str:
@@ -212,7 +224,7 @@ class KlaviyoStream(RESTStream):
         return request
 
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
-        params: dict[str, Any] = dict(self.extra_params)
+        params: dict[str, Any] = self.static_params()
         terms = self.filter_terms(context)
         if terms:
             params["filter"] = terms[0] if len(terms) == 1 else f"and({','.join(terms)})"
@@ -223,6 +235,10 @@ class KlaviyoStream(RESTStream):
         if self.include:
             params["include"] = ",".join(self.include)
         return params
+
+    def static_params(self) -> dict[str, str]:
+        """Query parameters every request of the stream carries, e.g. additional-fields."""
+        return {}
 
     def filter_terms(self, context: Context | None) -> list[str]:
         terms = [
@@ -235,8 +251,29 @@ class KlaviyoStream(RESTStream):
         return terms
 
     def window_start(self, context: Context | None) -> datetime | None:
-        """Where this run reads from: the bookmark, else ``start_date``."""
-        return self.get_starting_timestamp(context)
+        """Where reading starts: the bookmark (less the look-back), else ``start_date``.
+
+        After a restart it is the last record emitted in this run instead.
+        """
+        progress = self.get_context_state(context).get("replication_key_value")
+        if self._resume_from_progress and self.is_sorted and progress:
+            return parse_datetime(progress)
+        start = self.get_starting_timestamp(context)
+        if start is None or not progress or not self.lookback:
+            return start
+        floor = self.config.get("start_date")
+        earlier = start - self.lookback
+        return max(earlier, parse_datetime(floor)) if floor else earlier
+
+    @property
+    def lookback(self) -> timedelta:
+        """How far before the bookmark each run re-reads, for data that arrives late."""
+        return timedelta(0)
+
+    @property
+    def check_sorted(self) -> bool:
+        # A look-back re-reads records older than the bookmark on purpose.
+        return not self.lookback
 
     def window_end(self) -> datetime:
         """Records dated after the run began (or ``end_date``) wait for a later run,
@@ -272,7 +309,7 @@ class KlaviyoStream(RESTStream):
         op = self.operation
         burst, steady = op.burst_per_second, op.steady_per_minute
         for condition in op.conditional_limits:
-            value = self.get_url_params(None, None).get(condition["param"], "")
+            value = self.static_params().get(condition["param"], "")
             if condition["value"] in str(value).split(","):
                 burst, steady = condition["burst"], condition["steady"]
         share = float(self.config.get("max_requests_per_minute_share") or 1.0)
@@ -285,6 +322,39 @@ class KlaviyoStream(RESTStream):
         )
 
     def request_records(self, context: Context | None) -> Iterable[dict]:
+        if self._forbidden:
+            return
+        restarted = False
+        while True:
+            try:
+                yield from self.request_pages(context)
+                return
+            except KlaviyoAPIError as exc:
+                if exc.status == 400 and "page[cursor]" in exc.parameters and not restarted:
+                    # A stale cursor: start over from the last record emitted, once.
+                    self.logger.warning(
+                        "Stream '%s': Klaviyo rejected a page cursor; restarting from the "
+                        "last bookmark",
+                        self.name,
+                    )
+                    restarted = self._resume_from_progress = True
+                    continue
+                if exc.status == 404 and self.parent_stream_type is not None:
+                    self.logger.warning(
+                        "Stream '%s': parent %s is gone (404); skipping its records",
+                        self.name,
+                        dict(context or {}),
+                    )
+                    return
+                if exc.status == 403 and self.config.get("ignore_forbidden_streams"):
+                    self.logger.warning("Skipping stream: %s", exc)
+                    self._forbidden = True
+                    return
+                raise
+            finally:
+                self._resume_from_progress = False
+
+    def request_pages(self, context: Context | None) -> Iterable[dict]:
         paginator = self.get_new_paginator()
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
@@ -371,29 +441,30 @@ class KlaviyoStream(RESTStream):
 
     def check_response(self, response: requests.Response, endpoint: str) -> None:
         status = response.status_code
+        if status < 400:
+            try:
+                response_json(response)
+            except ValueError as exc:
+                raise TransientKlaviyoError(f"{endpoint} sent an unreadable body: {exc}") from None
+            return
+        detail, parameters = error_detail(response)
         if status >= 500:
-            raise TransientKlaviyoError(f"{endpoint} answered {status}: {error_detail(response)}")
+            raise TransientKlaviyoError(f"{endpoint} answered {status}: {detail}")
         if status == 401:
-            raise KlaviyoError(
+            message = (
                 f"Klaviyo rejected the API key (401) on {endpoint} for stream '{self.name}': "
-                f"{error_detail(response)} Check the `api_key` setting."
+                f"{detail} Check the `api_key` setting."
             )
-        if status == 403:
+        elif status == 403:
             scopes = ", ".join(self.operation.scopes) or "unknown"
-            raise KlaviyoError(
+            message = (
                 f"Stream '{self.name}' needs the API key scope(s) {scopes}: Klaviyo answered "
-                f"403 on {endpoint} ({error_detail(response)}). Add the scope to the key "
-                "or deselect the stream."
+                f"403 on {endpoint} ({detail}). Add the scope to the key, deselect the "
+                "stream, or set ignore_forbidden_streams."
             )
-        if status >= 400:
-            raise KlaviyoError(
-                f"Klaviyo rejected {endpoint} for stream '{self.name}' ({status}): "
-                f"{error_detail(response)}"
-            )
-        try:
-            response_json(response)
-        except ValueError as exc:
-            raise TransientKlaviyoError(f"{endpoint} sent an unreadable body: {exc}") from None
+        else:
+            message = f"Klaviyo rejected {endpoint} for stream '{self.name}' ({status}): {detail}"
+        raise KlaviyoAPIError(message, status, parameters)
 
     # ---- records --------------------------------------------------------
 

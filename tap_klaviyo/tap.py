@@ -124,6 +124,36 @@ class TapKlaviyo(Tap):
             description="A 429 asking to wait longer than this stops the run (resumable) "
             "instead of hanging.",
         ),
+        th.Property(
+            "events_lookback_window_days",
+            th.NumberType,
+            default=3,
+            title="Events look-back (days)",
+            description="Each run re-reads this many days of events before the bookmark, "
+            "because Klaviyo can surface events days after their datetime.",
+        ),
+        th.Property(
+            "event_metric_ids",
+            th.ArrayType(th.StringType),
+            title="Event metric ids",
+            description="Extract only events of these metrics (each with its own bookmark). "
+            "Default: every metric.",
+        ),
+        th.Property(
+            "profiles_additional_fields",
+            th.ArrayType(th.StringType(allowed_values=["subscriptions", "predictive_analytics"])),
+            title="Profile additional fields",
+            description="Extra profile fields to request: subscriptions, predictive_analytics "
+            "(the latter lowers the profiles rate limit to 10/s, 150/m).",
+        ),
+        th.Property(
+            "ignore_forbidden_streams",
+            th.BooleanType,
+            default=False,
+            title="Skip streams the key may not read",
+            description="On a 403 (missing scope), log one warning and skip the stream "
+            "instead of failing the run.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:

@@ -9,3 +9,7 @@ class ProfilesStream(KlaviyoStream):
     name = "profiles"
     path = "/api/profiles"
     replication_key = "updated"
+
+    def static_params(self) -> dict[str, str]:
+        extra = self.config.get("profiles_additional_fields") or []
+        return {"additional-fields[profile]": ",".join(extra)} if extra else {}

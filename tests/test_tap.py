@@ -1,0 +1,57 @@
+"""Settings, discovery and the command line, as a user meets them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "ERROR" in line]
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"api_key": ""}, "`api_key`"),
+        ({"start_date": "last tuesday"}, "`start_date`"),
+        ({"end_date": "2024-13-45"}, "`end_date`"),
+        ({"start_date": "2024-05-01T00:00:00Z", "end_date": "2024-04-01T00:00:00Z"}, "`end_date`"),
+        ({"revision": "v3"}, "`revision`"),
+        ({"api_url": "a.klaviyo.com"}, "`api_url`"),
+        ({"start_dat": "2024-01-01T00:00:00Z"}, "Did you mean `start_date`?"),
+    ],
+)
+def test_bad_setting_fails_with_one_line_naming_it(
+    sim: Any, write_json: Any, settings: dict[str, Any], named: str
+) -> None:
+    config = {"api_key": sim.api_key, "api_url": sim.url, **settings}
+    result = run_cli(["--config", str(write_json("config.json", config))])
+    assert result.returncode == 2, result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1, result.stderr
+    assert named in errors[0]
+    assert "Traceback" not in result.stderr
+    assert sim.requests == []
+
+
+def test_discover_needs_no_key_and_makes_no_request(sim: Any, write_json: Any) -> None:
+    result = run_cli(["--config", str(write_json("config.json", {"api_url": sim.url})), "--discover"])
+    assert result.returncode == 0, result.stderr
+    catalog = json.loads(result.stdout)
+    streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
+    assert streams["list_members"]["key_properties"] == ["list_id", "profile_id"]
+    assert streams["events"]["replication_key"] == "datetime"
+    assert streams["campaigns"]["schema"]["properties"]["channel"] == {"type": ["string"]}
+    assert sim.requests == []
+
+
+def test_about_markdown_lists_settings() -> None:
+    result = run_cli(["--about", "--format=markdown"])
+    assert result.returncode == 0, result.stderr
+    for setting in ("api_key", "start_date", "end_date", "api_url", "revision"):
+        assert f"| {setting}" in result.stdout
