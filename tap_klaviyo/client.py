@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
@@ -20,7 +21,9 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
+from tap_klaviyo.concurrency import FeedPool
 from tap_klaviyo.ratelimit import LIMITERS, RateLimiter
+from tap_klaviyo.windows import WindowPlanner
 
 # A 429 for longer than this stops the run instead of hanging (config overrides).
 DEFAULT_MAX_RETRY_AFTER_SECONDS = 600
@@ -28,6 +31,9 @@ DEFAULT_MAX_RETRY_AFTER_SECONDS = 600
 MAX_TRIES = 8
 MAX_CONSECUTIVE_429 = 30
 REQUEST_TIMEOUT_SECONDS = 120
+DEFAULT_MAX_WORKERS = 8
+
+Page = list[dict[str, Any]]
 
 
 class KlaviyoError(FatalAPIError):
@@ -160,6 +166,8 @@ class KlaviyoStream(RESTStream):
     rest_method: ClassVar[str] = "GET"
     # The context key children receive this stream's record id under, e.g. list_id.
     child_key: ClassVar[str | None] = None
+    # Read the time range as windows on parallel workers (high-volume streams).
+    parallel_windows: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -216,16 +224,29 @@ class KlaviyoStream(RESTStream):
         return KlaviyoPaginator()
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
-        request = super().get_http_request(page=page)
         if page.next_page_token:
             # The next link already carries filter, sort and size with the cursor.
-            request.url = page.next_page_token.geturl()
-            request.params = {}
-        return request
+            return HTTPRequest(
+                url=page.next_page_token.geturl(),
+                method=self.http_method,
+                headers=self.http_headers,
+            )
+        return super().get_http_request(page=page)
 
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
+        return self.request_params(context, self.window_start(context), self.window_end())
+
+    def request_params(
+        self, context: Context | None, start: datetime | None, end: datetime | None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = self.static_params()
-        terms = self.filter_terms(context)
+        terms = [
+            f"equals({field},{_filter_literal(context[key])})"
+            for key, field in self.context_filters.items()
+            if context and key in context
+        ]
+        if self.replication_key:
+            terms.extend(self.window_terms(start, end))
         if terms:
             params["filter"] = terms[0] if len(terms) == 1 else f"and({','.join(terms)})"
         if self.is_sorted:
@@ -240,30 +261,36 @@ class KlaviyoStream(RESTStream):
         """Query parameters every request of the stream carries, e.g. additional-fields."""
         return {}
 
-    def filter_terms(self, context: Context | None) -> list[str]:
-        terms = [
-            f"equals({field},{_filter_literal((context or {})[key])})"
-            for key, field in self.context_filters.items()
-            if context and key in context
-        ]
-        if self.replication_key:
-            terms.extend(self.window_terms(self.window_start(context), self.window_end()))
-        return terms
+    def saved_bookmark(self, context: Context | None) -> str | None:
+        """The bookmark this run started from, read without touching the state."""
+        state = self.tap_state.get("bookmarks", {}).get(self.name, {})
+        keys = self.state_partitioning_keys
+        partition = (
+            {k: v for k, v in context.items() if keys is None or k in keys} if context else None
+        )
+        if not partition:
+            return state.get("replication_key_value")
+        for entry in state.get("partitions", []):
+            if entry.get("context") == partition:
+                return entry.get("replication_key_value")
+        return None
 
     def window_start(self, context: Context | None) -> datetime | None:
         """Where reading starts: the bookmark (less the look-back), else ``start_date``.
 
         After a restart it is the last record emitted in this run instead.
         """
-        progress = self.get_context_state(context).get("replication_key_value")
-        if self._resume_from_progress and self.is_sorted and progress:
-            return parse_datetime(progress)
-        start = self.get_starting_timestamp(context)
-        if start is None or not progress or not self.lookback:
-            return start
-        floor = self.config.get("start_date")
-        earlier = start - self.lookback
-        return max(earlier, parse_datetime(floor)) if floor else earlier
+        start_date = self.config.get("start_date")
+        floor = parse_datetime(start_date) if start_date else None
+        if self._resume_from_progress and self.is_sorted:
+            progress = self.get_context_state(context).get("replication_key_value")
+            if progress:
+                return max(parse_datetime(progress), floor) if floor else parse_datetime(progress)
+        bookmark = self.saved_bookmark(context) if self.replication_key else None
+        if not bookmark:
+            return floor
+        start = parse_datetime(bookmark) - self.lookback
+        return max(start, floor) if floor else start
 
     @property
     def lookback(self) -> timedelta:
@@ -285,7 +312,8 @@ class KlaviyoStream(RESTStream):
         """Server-side bounds on the replication key using only allowed operators.
 
         The lower bound is inclusive, so records that share the bookmark's
-        timestamp are read again rather than lost.
+        timestamp are read again rather than lost. Where an operator is missing
+        the bound is applied to the records instead (see ``pages``).
         """
         key = self.replication_key
         ops = self.operation.operators(key)
@@ -321,13 +349,69 @@ class KlaviyoStream(RESTStream):
             max(1, int((steady or 0) * share)) if steady else None,
         )
 
+    @property
+    def max_workers(self) -> int:
+        return max(1, int(self.config.get("max_workers") or DEFAULT_MAX_WORKERS))
+
+    @cached_property
+    def _sessions(self) -> threading.local:
+        return threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        """One HTTP session per thread: requests.Session is not thread-safe."""
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
+
+    def prepare(self, request: HTTPRequest) -> requests.PreparedRequest:
+        return requests.Request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+        ).prepare()
+
+    def first_request(
+        self, context: Context | None, start: datetime | None, end: datetime | None
+    ) -> requests.PreparedRequest:
+        request = self.get_http_request(page=PageContext(stream_context=context))
+        request.params = self.request_params(context, start, end)
+        return self.prepare(request)
+
+    def pages(
+        self,
+        prepared: requests.PreparedRequest,
+        start: datetime | None,
+        end: datetime | None,
+        context: Context | None = None,
+    ) -> Iterator[Page]:
+        """Every page of one query, following ``links.next``; safe on any thread.
+
+        Records outside [start, end) are dropped here, for endpoints whose
+        filter cannot express one of the bounds exactly.
+        """
+        paginator = self.get_new_paginator()
+        while not paginator.finished:
+            response = self.send(prepared)
+            records = list(self.parse_response(response))
+            if self.replication_key and (start or end):
+                records = [r for r in records if _within(r.get(self.replication_key), start, end)]
+            yield records
+            paginator.advance(response)
+            if not paginator.finished:
+                page = PageContext(stream_context=context, next_page_token=paginator.current_value)
+                prepared = self.prepare(self.get_http_request(page=page))
+
     def request_records(self, context: Context | None) -> Iterable[dict]:
         if self._forbidden:
             return
         restarted = False
         while True:
             try:
-                yield from self.request_pages(context)
+                for page in self.request_pages(context):
+                    yield from page
                 return
             except KlaviyoAPIError as exc:
                 if exc.status == 400 and "page[cursor]" in exc.parameters and not restarted:
@@ -354,16 +438,138 @@ class KlaviyoStream(RESTStream):
             finally:
                 self._resume_from_progress = False
 
-    def request_pages(self, context: Context | None) -> Iterable[dict]:
-        paginator = self.get_new_paginator()
-        with self.get_http_request_counter() as request_counter:
-            request_counter.with_context(context)
-            while not paginator.finished:
-                prepared = self._prepare_request(context=context, page=paginator)
-                response = self.send(prepared)
-                request_counter.increment()
-                yield from self.parse_response(response)
-                paginator.advance(response)
+    def request_pages(self, context: Context | None) -> Iterator[Page]:
+        """Pages for one context, prefetched if the parent asked for them ahead."""
+        feed = self._prefetched.take(_context_key(context)) if self._prefetched else None
+        if feed is None:
+            start, end = self.window_start(context), self.window_end()
+            if self.reads_in_windows and self.max_workers > 1:
+                feed = self.windowed_pages(context, start, end)
+            else:
+                feed = self.pages(self.first_request(context, start, end), start, end, context)
+        for page in feed:
+            self.prefetch_children(page, context)
+            yield page
+
+    # ---- concurrency ----------------------------------------------------
+
+    @property
+    def reads_in_windows(self) -> bool:
+        """Whether the time range can be split into windows read in parallel: the
+        endpoint must sort by the replication key and bound it on both sides."""
+        if not (self.parallel_windows and self.is_sorted):
+            return False
+        ops = self.operation.operators(self.replication_key)
+        return bool({"greater-or-equal", "greater-than"} & set(ops)) and "less-than" in ops
+
+    def windowed_pages(
+        self, context: Context | None, start: datetime | None, end: datetime
+    ) -> Iterator[Page]:
+        """The range [start, end) as adaptive windows fetched in parallel, in order.
+
+        A first request over the whole range finds where the data begins and how
+        dense it is; the rest is cut into windows read on worker threads. Records
+        come out in replication-key order, so the bookmark only ever covers
+        windows whose records have all been emitted.
+        """
+        key = self.replication_key
+        response = self.send(self.first_request(context, start, end))
+        first = [r for r in self.parse_response(response) if _within(r.get(key), start, end)]
+        if not KlaviyoPaginator().get_next_url(response) or not first:
+            yield first
+            return
+        earliest = parse_datetime(first[0][key])
+        # Records of the last second may continue on the next page: the windows re-read them.
+        boundary = parse_datetime(first[-1][key]).replace(microsecond=0)
+        yield [r for r in first if parse_datetime(r[key]) < boundary]
+        spread = max((boundary - earliest).total_seconds(), 1.0)
+        planner = WindowPlanner(
+            boundary, end, target_records=self.window_target_records, density=len(first) / spread
+        )
+        pool = FeedPool(self.max_workers, name=f"{self.name}-window")
+        in_flight: list[int] = []
+        counter = 0
+
+        def submit_more() -> None:
+            nonlocal counter
+            while planner.has_more() and len(in_flight) < 2 * self.max_workers:
+                low, high = planner.next_window()
+                prepared = self.first_request(context, low, high)
+                pool.submit(counter, self._producer(prepared, low, high, context, planner))
+                in_flight.append(counter)
+                counter += 1
+
+        try:
+            submit_more()
+            while in_flight:
+                feed = pool.take(in_flight.pop(0))
+                if feed is None:
+                    raise RuntimeError("window feed lost")
+                yield from feed
+                submit_more()
+        finally:
+            pool.close()
+
+    @property
+    def window_target_records(self) -> int:
+        return (self.operation.page_size_max or 100) * 10
+
+    def _producer(
+        self,
+        prepared: requests.PreparedRequest,
+        start: datetime | None,
+        end: datetime | None,
+        context: Context | None,
+        planner: WindowPlanner | None = None,
+    ) -> Any:
+        def produce(put: Any) -> None:
+            count = 0
+            for page in self.pages(prepared, start, end, context):
+                count += len(page)
+                if not put(page):
+                    return
+            if planner is not None and start is not None and end is not None:
+                planner.observe(start, end, count)
+
+        return produce
+
+    @cached_property
+    def _prefetched(self) -> FeedPool | None:
+        if self.max_workers <= 1 or self.parent_stream_type is None:
+            return None
+        return FeedPool(self.max_workers, name=f"{self.name}-prefetch")
+
+    def prefetch(self, context: Context) -> None:
+        """Start fetching this context's pages now; ``request_pages`` takes them later."""
+        if self._prefetched is None or self._forbidden:
+            return
+        key = _context_key(context)
+        if key in self._prefetched:
+            return
+        start, end = self.window_start(context), self.window_end()
+        prepared = self.first_request(context, start, end)
+        self._prefetched.submit(key, self._producer(prepared, start, end, context))
+
+    def prefetch_children(self, page: Page, context: Context | None) -> None:
+        children = [
+            child
+            for child in self.child_streams
+            if isinstance(child, KlaviyoStream)
+            and (child.selected or child.has_selected_descendents)
+        ]
+        if not children:
+            return
+        for record in page:
+            child_context = self.child_context_for(record, context)
+            for child in children:
+                child.prefetch(child_context)
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        for pool in (self.__dict__.get("_prefetched"),):
+            if pool is not None:
+                pool.close()
+                del self.__dict__["_prefetched"]
+        super().finalize_state_progress_markers(state)
 
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:
         """One request with Klaviyo's retry rules: exact Retry-After, backoff otherwise."""
@@ -374,7 +580,7 @@ class KlaviyoStream(RESTStream):
             raise KlaviyoError(
                 f"Stream '{self.name}' gave up on {endpoint} after {details['tries']} tries: "
                 f"{error}"
-            ) from error
+            ) from None
 
         @backoff.on_exception(
             backoff.expo,
@@ -407,8 +613,8 @@ class KlaviyoStream(RESTStream):
         for _ in range(MAX_CONSECUTIVE_429):
             self.rate_limiter.acquire()
             try:
-                response = self.requests_session.send(
-                    self.authenticator(prepared), timeout=REQUEST_TIMEOUT_SECONDS
+                response = self.session.send(
+                    self.authenticator(prepared.copy()), timeout=self.timeout
                 )
             except (
                 requests.exceptions.Timeout,
@@ -438,6 +644,10 @@ class KlaviyoStream(RESTStream):
             f"Stream '{self.name}': {endpoint} was throttled {MAX_CONSECUTIVE_429} times in a "
             "row; another integration may be using this account's quota."
         )
+
+    @property
+    def timeout(self) -> int:
+        return REQUEST_TIMEOUT_SECONDS
 
     def check_response(self, response: requests.Response, endpoint: str) -> None:
         status = response.status_code
@@ -484,10 +694,15 @@ class KlaviyoStream(RESTStream):
                 self._related[resource.get("id")] = related_ids(resource, self.include)
             yield flatten_resource(resource, self.id_field)
 
-    def get_child_context(self, record: dict, context: Context | None) -> dict[str, Any]:
+    def child_context_for(self, record: dict, context: Context | None) -> dict[str, Any]:
         child = {k: v for k, v in (context or {}).items() if k.endswith("_id")}
         child[self.child_key] = record[self.id_field]
-        child.update(self._related.pop(record[self.id_field], {}))
+        child.update(self._related.get(record[self.id_field], {}))
+        return child
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict[str, Any]:
+        child = self.child_context_for(record, context)
+        self._related.pop(record[self.id_field], None)
         return child
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
@@ -555,6 +770,17 @@ class RelatedIdsStream(Stream):
         context = context or {}
         for related in context.get(f"{snake(self.relationship)}_ids", []):
             yield {self.parent_key: context[self.parent_key], self.related_key(): related}
+
+
+def _context_key(context: Context | None) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in (context or {}).items()))
+
+
+def _within(value: Any, start: datetime | None, end: datetime | None) -> bool:
+    if not isinstance(value, str):
+        return True
+    moment = parse_datetime(value)
+    return (start is None or moment >= start) and (end is None or moment < end)
 
 
 def _filter_literal(value: Any) -> str:

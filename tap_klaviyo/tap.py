@@ -117,6 +117,14 @@ class TapKlaviyo(Tap):
             "use, leaving the rest to other integrations on the same account.",
         ),
         th.Property(
+            "max_workers",
+            th.IntegerType,
+            default=8,
+            title="Parallel requests per stream",
+            description="Worker threads per stream: events and profiles read time windows "
+            "in parallel, child streams fetch many parents at once. 1 reads serially.",
+        ),
+        th.Property(
             "max_retry_after_seconds",
             th.IntegerType,
             default=600,

@@ -14,6 +14,7 @@ class EventsStream(KlaviyoStream):
     name = "events"
     path = "/api/events"
     replication_key = "datetime"
+    parallel_windows = True
     context_filters = {"metric_id": "metric_id"}
 
     @property

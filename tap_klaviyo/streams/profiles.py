@@ -9,6 +9,7 @@ class ProfilesStream(KlaviyoStream):
     name = "profiles"
     path = "/api/profiles"
     replication_key = "updated"
+    parallel_windows = True
 
     def static_params(self) -> dict[str, str]:
         extra = self.config.get("profiles_additional_fields") or []
