@@ -1,0 +1,1 @@
+"""End-to-end tests: Meltano, the tap, target-postgres and a real PostgreSQL."""
