@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
@@ -11,7 +12,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import backoff
-import orjson
+import msgspec
 import requests
 from singer_sdk import RESTStream, Stream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -29,6 +30,7 @@ from tap_klaviyo.windows import WindowPlanner
 DEFAULT_MAX_RETRY_AFTER_SECONDS = 600
 # Transient failures (5xx, resets, timeouts, broken bodies) get this many tries.
 MAX_TRIES = 8
+BACKOFF_FACTOR_SECONDS = 1.0
 MAX_CONSECUTIVE_429 = 30
 REQUEST_TIMEOUT_SECONDS = 120
 DEFAULT_MAX_WORKERS = 8
@@ -102,8 +104,8 @@ def related_ids(resource: dict[str, Any], names: Iterable[str]) -> dict[str, lis
 def error_detail(response: requests.Response) -> tuple[str, set[str]]:
     """Klaviyo's own words for an error response, and the parameters it names."""
     try:
-        errors = orjson.loads(response.content).get("errors") or []
-    except (orjson.JSONDecodeError, AttributeError):
+        errors = _decoder.decode(response.content).get("errors") or []
+    except (msgspec.DecodeError, AttributeError):
         errors = []
     parts, parameters = [], set()
     for error in errors if isinstance(errors, list) else []:
@@ -135,11 +137,19 @@ class KlaviyoPaginator(BaseHATEOASPaginator):
         return links.get("next") or None
 
 
+# msgspec keeps integers past 64 bits exact (orjson turns them into floats), and
+# decimals keep every digit Klaviyo sent.
+_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
+
+
 def response_json(response: requests.Response) -> dict[str, Any]:
     """The parsed body, parsed once per response however many readers it has."""
     cached = getattr(response, "_klaviyo_json", None)
     if cached is None:
-        cached = orjson.loads(response.content)
+        try:
+            cached = _decoder.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise ValueError(str(exc)) from None
         if not isinstance(cached, dict):
             raise ValueError("response body is not a JSON object")
         response._klaviyo_json = cached  # type: ignore[attr-defined]
@@ -155,6 +165,8 @@ class KlaviyoStream(RESTStream):
     """
 
     schema = StreamSchema(SchemaDirectory(schemas))
+    # A resumable STATE every this many records (the SDK's default is 10,000).
+    STATE_MSG_FREQUENCY = 1000
     primary_keys: ClassVar[tuple[str, ...]] = ("id",)
     # The column that holds the resource id, for streams keyed by the parent too.
     id_field: ClassVar[str] = "id"
@@ -376,7 +388,9 @@ class KlaviyoStream(RESTStream):
     def first_request(
         self, context: Context | None, start: datetime | None, end: datetime | None
     ) -> requests.PreparedRequest:
-        request = self.get_http_request(page=PageContext(stream_context=context))
+        request = self.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=None)
+        )
         request.params = self.request_params(context, start, end)
         return self.prepare(request)
 
@@ -585,6 +599,8 @@ class KlaviyoStream(RESTStream):
         @backoff.on_exception(
             backoff.expo,
             TransientKlaviyoError,
+            factor=BACKOFF_FACTOR_SECONDS,
+            max_value=60,
             max_tries=MAX_TRIES,
             jitter=backoff.full_jitter,
             on_backoff=self._log_backoff,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tap_klaviyo import client
 from tap_klaviyo.tap import TapKlaviyo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,11 +72,28 @@ def run_tap(
     state: dict[str, Any] | None = None,
 ) -> TapRun:
     """Run the tap in this process and parse its Singer output."""
+    run, error = run_tap_until_failure(config, streams=streams, state=state)
+    if error is not None:
+        raise error
+    return run
+
+
+def run_tap_until_failure(
+    config: dict[str, Any],
+    *,
+    streams: list[str] | None = None,
+    state: dict[str, Any] | None = None,
+) -> tuple[TapRun, Exception | None]:
+    """Run the tap; return what it wrote before it stopped, and why it stopped."""
     out = io.StringIO()
+    error = None
     tap = TapKlaviyo(config=config, state=state, catalog=catalog_for(config, streams))
     with redirect_stdout(out):
-        tap.sync_all()
-    return TapRun.parse(out.getvalue().splitlines())
+        try:
+            tap.sync_all()
+        except Exception as exc:
+            error = exc
+    return TapRun.parse(out.getvalue().splitlines()), error
 
 
 def run_cli(
@@ -102,6 +120,13 @@ def sim() -> Iterator[Any]:
         yield simulator
     finally:
         simulator.stop()
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep backoff waits short so failure paths run in test time."""
+    monkeypatch.setattr(client, "BACKOFF_FACTOR_SECONDS", 0.01)
+    monkeypatch.setattr(client, "MAX_TRIES", 3)
 
 
 @pytest.fixture

@@ -1,0 +1,18 @@
+"""The SDK's standard tap tests, run against the simulator."""
+
+from __future__ import annotations
+
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+
+from tap_klaviyo.tap import TapKlaviyo
+from tests.klaviyo_sim import KlaviyoSimulator
+
+# The standard suite builds its config when the class is made, so the simulator
+# starts at import and lives (on a daemon thread) for the whole session.
+SIMULATOR = KlaviyoSimulator(seed=0).start()
+
+TestTapKlaviyo = get_tap_test_class(
+    tap_class=TapKlaviyo,
+    config={"api_key": SIMULATOR.api_key, "api_url": SIMULATOR.url},
+    suite_config=SuiteConfig(ignore_no_records_for_streams=[]),
+)

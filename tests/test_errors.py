@@ -1,0 +1,96 @@
+"""Each error path: 429 timing, 5xx retries, 401, 403, 400 detail; the key never leaks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from tap_klaviyo.client import KlaviyoError
+from tests.conftest import run_cli, run_tap
+from tests.klaviyo_sim import Fault
+
+
+def test_429_waits_exactly_retry_after(sim: Any, config: dict[str, Any]) -> None:
+    sim.faults.add(Fault(path_pattern=r"^/api/tags$", status=429, retry_after=2, times=1))
+    run = run_tap(config, streams=["tags"])
+    assert sorted(run.ids("tags")) == sorted(t["id"] for t in sim.data.get("tag"))
+    calls = [r for r in sim.requests if r.path == "/api/tags"]
+    assert [c.status for c in calls[:2]] == [429, 200]
+    assert calls[1].time - calls[0].time >= 2.0
+
+
+def test_429_longer_than_the_limit_stops_the_run(sim: Any, config: dict[str, Any]) -> None:
+    sim.faults.add(Fault(path_pattern=r"^/api/tags$", status=429, retry_after=7200, times=1))
+    with pytest.raises(KlaviyoError, match="max_retry_after_seconds=600"):
+        run_tap(config, streams=["tags"])
+
+
+@pytest.mark.usefixtures("fast_retries")
+@pytest.mark.parametrize("kind", ["status", "reset", "truncated", "invalid_json"])
+def test_transient_failures_are_retried(sim: Any, config: dict[str, Any], kind: str) -> None:
+    sim.faults.add(Fault(path_pattern=r"^/api/tags$", kind=kind, status=503, times=2))
+    run = run_tap(config, streams=["tags"])
+    assert sorted(run.ids("tags")) == sorted(t["id"] for t in sim.data.get("tag"))
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_retries_run_out_with_stream_and_endpoint_named(sim: Any, config: dict[str, Any]) -> None:
+    sim.faults.add(Fault(path_pattern=r"^/api/tags$", status=502, times=None))
+    with pytest.raises(KlaviyoError, match=r"Stream 'tags' gave up on GET /api/tags after 3"):
+        run_tap(config, streams=["tags"])
+
+
+def test_401_says_the_key_was_rejected(sim: Any, config: dict[str, Any]) -> None:
+    with pytest.raises(KlaviyoError) as caught:
+        run_tap({**config, "api_key": "pk_not_a_real_key_123"}, streams=["tags"])
+    message = str(caught.value)
+    assert "401" in message and "`api_key`" in message
+    assert "pk_not_a_real_key_123" not in message
+
+
+def test_403_names_the_stream_and_the_scope(sim: Any, config: dict[str, Any]) -> None:
+    sim.add_key("pk_no_events", {"tags:read", "metrics:read"})
+    with pytest.raises(KlaviyoError) as caught:
+        run_tap({**config, "api_key": "pk_no_events"}, streams=["events"])
+    assert "Stream 'events' needs the API key scope(s) events:read" in str(caught.value)
+
+
+def test_ignore_forbidden_streams_skips_with_one_warning(
+    sim: Any, config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.add_key("pk_no_events", {"tags:read", "metrics:read"})
+    with caplog.at_level(logging.WARNING):
+        run = run_tap(
+            {**config, "api_key": "pk_no_events", "ignore_forbidden_streams": True},
+            streams=["events", "tags"],
+        )
+    assert "events" not in run.records
+    assert sorted(run.ids("tags")) == sorted(t["id"] for t in sim.data.get("tag"))
+    skipped = [r for r in caplog.records if "Skipping stream" in r.getMessage()]
+    assert len(skipped) == 1 and "events:read" in skipped[0].getMessage()
+
+
+def test_400_carries_klaviyos_detail(sim: Any, config: dict[str, Any]) -> None:
+    sim.faults.add(Fault(path_pattern=r"^/api/tags$", status=400, times=1))
+    with pytest.raises(KlaviyoError) as caught:
+        run_tap(config, streams=["tags"])
+    message = str(caught.value)
+    assert message.startswith("Klaviyo rejected GET /api/tags for stream 'tags' (400): ")
+    detail = message.split("(400): ", 1)[1]
+    assert detail and detail != "Bad Request"
+
+
+def test_failing_run_never_prints_the_key(sim: Any, write_json: Any) -> None:
+    key = "pk_secret_that_must_not_leak_0123456789"
+    sim.add_key(key, {"tags:read"})
+    config = {"api_key": key, "api_url": sim.url}
+    result = run_cli(["--config", str(write_json("config.json", config))])
+    assert result.returncode == 1
+    assert "needs the API key scope(s) campaigns:read" in result.stderr
+    assert key not in result.stderr and key not in result.stdout
+    about = run_cli(["--config", str(write_json("config.json", config)), "--about"])
+    discover = run_cli(["--config", str(write_json("config.json", config)), "--discover"])
+    for output in (about.stdout, about.stderr, discover.stdout, discover.stderr):
+        assert key not in output
