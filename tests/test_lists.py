@@ -50,9 +50,7 @@ def test_new_member_found_on_next_run_though_its_list_did_not_change(
     first = run_tap(config, streams=["lists", "list_members"])
     target = sim.data.get("list")[0]["id"]
     newcomer = next(
-        p["id"]
-        for p in sim.data.get("profile")
-        if p["id"] not in sim.data.members("list", target)
+        p["id"] for p in sim.data.get("profile") if p["id"] not in sim.data.members("list", target)
     )
     sim.data.advance(60)
     sim.data.add_list_member(target, newcomer, sim.data.now_iso())

@@ -44,9 +44,7 @@ def test_profiles_filter_uses_only_operators_the_endpoint_allows(
     assert all(r.status == 200 for r in sim.requests)
 
 
-def test_second_run_reads_only_changes_since_the_bookmark(
-    sim: Any, config: dict[str, Any]
-) -> None:
+def test_second_run_reads_only_changes_since_the_bookmark(sim: Any, config: dict[str, Any]) -> None:
     first = run_tap(config, streams=["profiles"])
     bookmark = first.state["bookmarks"]["profiles"]["replication_key_value"]
     changed = sim.data.get("profile")[3]["id"]

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.client import KlaviyoError
-from tap_klaviyo.client import KlaviyoStream
+from tap_klaviyo.client import KlaviyoError, KlaviyoStream
 from tests.conftest import run_tap, run_tap_until_failure
 from tests.klaviyo_sim import Fault, KlaviyoSimulator, SimData
 

@@ -40,7 +40,9 @@ def test_bad_setting_fails_with_one_line_naming_it(
 
 
 def test_discover_needs_no_key_and_makes_no_request(sim: Any, write_json: Any) -> None:
-    result = run_cli(["--config", str(write_json("config.json", {"api_url": sim.url})), "--discover"])
+    result = run_cli(
+        ["--config", str(write_json("config.json", {"api_url": sim.url})), "--discover"]
+    )
     assert result.returncode == 0, result.stderr
     catalog = json.loads(result.stdout)
     streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
