@@ -17,12 +17,14 @@ import requests
 from singer_sdk import RESTStream, Stream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.types import Context
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
 from tap_klaviyo.concurrency import FeedPool
+from tap_klaviyo.output import LeanWriter
 from tap_klaviyo.ratelimit import LIMITERS, RateLimiter
 from tap_klaviyo.windows import WindowPlanner
 
@@ -187,6 +189,7 @@ class KlaviyoStream(RESTStream):
         self._related: dict[str, dict[str, list[str]]] = {}
         self._forbidden = False
         self._resume_from_progress = False
+        self._warned_unknown = False
 
     @property
     def url_base(self) -> str:
@@ -410,13 +413,21 @@ class KlaviyoStream(RESTStream):
         while not paginator.finished:
             response = self.send(prepared)
             records = list(self.parse_response(response))
-            if self.replication_key and (start or end):
+            if self.needs_client_bounds and (start or end):
                 records = [r for r in records if _within(r.get(self.replication_key), start, end)]
             yield records
             paginator.advance(response)
             if not paginator.finished:
                 page = PageContext(stream_context=context, next_page_token=paginator.current_value)
                 prepared = self.prepare(self.get_http_request(page=page))
+
+    @cached_property
+    def needs_client_bounds(self) -> bool:
+        """Whether the filter only approximates [start, end): then records are checked."""
+        if not self.replication_key:
+            return False
+        ops = set(self.operation.operators(self.replication_key))
+        return not ({"greater-or-equal", "less-than"} <= ops)
 
     def request_records(self, context: Context | None) -> Iterable[dict]:
         if self._forbidden:
@@ -710,6 +721,42 @@ class KlaviyoStream(RESTStream):
                 self._related[resource.get("id")] = related_ids(resource, self.include)
             yield flatten_resource(resource, self.id_field)
 
+    # ---- output ---------------------------------------------------------
+
+    @cached_property
+    def _lean_output(self) -> bool:
+        """Records can skip the SDK's generic conform-and-map path when no stream map,
+        flattening or property deselection is in play: they are already plain JSON."""
+        writer = getattr(self._tap, "message_writer", None)
+        if not isinstance(writer, LeanWriter) or len(self.stream_maps) != 1:
+            return False
+        stream_map = self.stream_maps[0]
+        if type(stream_map) is not SameRecordTransform or stream_map.flattening_enabled:
+            return False
+        return all(self.mask.values())
+
+    @cached_property
+    def _known_properties(self) -> frozenset[str]:
+        return frozenset(self.schema.get("properties", {}))
+
+    def _write_record_message(self, record: dict) -> None:
+        if not self._lean_output:
+            super()._write_record_message(record)
+            return
+        unknown = [key for key in record if key not in self._known_properties]
+        if unknown:
+            if not self._warned_unknown:
+                self.logger.warning(
+                    "Stream '%s': properties not in the schema are dropped: %s",
+                    self.name,
+                    ", ".join(sorted(unknown)),
+                )
+                self._warned_unknown = True
+            for key in unknown:
+                del record[key]
+        self._tap.message_writer.write_record(self.name, record, self._stream_version)
+        self.state_manager.is_flushed = False
+
     def child_context_for(self, record: dict, context: Context | None) -> dict[str, Any]:
         child = {k: v for k, v in (context or {}).items() if k.endswith("_id")}
         child[self.child_key] = record[self.id_field]
@@ -717,18 +764,18 @@ class KlaviyoStream(RESTStream):
         return child
 
     def get_child_context(self, record: dict, context: Context | None) -> dict[str, Any]:
+        if not self.child_streams:
+            return {}
         child = self.child_context_for(record, context)
         self._related.pop(record[self.id_field], None)
         return child
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         key = self.replication_key
-        if key and isinstance(row.get(key), str):
-            moment = parse_datetime(row[key])
-            if moment >= self.window_end():
-                return None
+        value = row.get(key) if key else None
+        if isinstance(value, str) and not _is_canonical(value):
             # One canonical form, because the SDK compares bookmarks as strings.
-            row[key] = utc_iso(moment)
+            row[key] = utc_iso(parse_datetime(value))
         return row
 
 
@@ -786,6 +833,11 @@ class RelatedIdsStream(Stream):
         context = context or {}
         for related in context.get(f"{snake(self.relationship)}_ids", []):
             yield {self.parent_key: context[self.parent_key], self.related_key(): related}
+
+
+def _is_canonical(value: str) -> bool:
+    """Already in utc_iso's whole-second form, e.g. 2024-01-02T03:04:05+00:00."""
+    return len(value) == 25 and value.endswith("+00:00") and value[10] == "T"
 
 
 def _context_key(context: Context | None) -> tuple:

@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_klaviyo import spec
 from tap_klaviyo.client import KlaviyoError, parse_datetime
+from tap_klaviyo.output import LeanWriter
 from tap_klaviyo.streams import STREAM_TYPES
 
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
@@ -70,6 +71,7 @@ class TapKlaviyo(Tap):
     """Singer tap for Klaviyo."""
 
     name = "tap-klaviyo"
+    message_writer_class = LeanWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
