@@ -1,0 +1,132 @@
+"""meltano.yml declares what the plugins declare: settings, kinds, secrets, capabilities."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.meltano_settings import SDK_UNLISTED, about, settings_from_about, to_yaml
+
+yaml = pytest.importorskip("yaml")
+
+ROOT = Path(__file__).resolve().parents[2]
+TAP = str(Path(sys.executable).parent / "tap-klaviyo")
+TARGET = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres"
+
+# target-postgres does not flag these as secret in --about, but they hold credentials.
+LOADER_SENSITIVE = {"password", "sqlalchemy_url", "ssl_client_private_key", "ssh_tunnel"}
+
+
+def project() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+
+
+def plugin(kind: str, name: str) -> dict[str, Any]:
+    (found,) = [p for p in project()["plugins"][kind] if p["name"] == name]
+    return found
+
+
+def compare(declared: list[dict[str, Any]], expected: list[dict[str, Any]], extra_ok=()) -> list:
+    problems = []
+    by_name = {s["name"]: s for s in declared}
+    want = {s["name"]: s for s in expected}
+    for name in sorted(set(want) - set(by_name)):
+        problems.append(f"missing in meltano.yml: {name}")
+    for name in sorted(set(by_name) - set(want) - set(extra_ok)):
+        problems.append(f"declared in meltano.yml but not by the plugin: {name}")
+    for name in sorted(set(want) & set(by_name)):
+        have, exp = by_name[name], want[name]
+        if have.get("kind", "string") != exp["kind"]:
+            problems.append(f"{name}: kind {have.get('kind')!r}, plugin says {exp['kind']!r}")
+        if bool(have.get("sensitive")) != bool(exp.get("sensitive")):
+            problems.append(f"{name}: sensitive={have.get('sensitive')}, expected {exp.get('sensitive')}")
+    for setting in declared:
+        if not setting.get("label") or not setting.get("description"):
+            problems.append(f"{setting['name']}: needs a label and a description")
+    return problems
+
+
+def test_extractor_settings_match_tap_about():
+    expected = settings_from_about(about(TAP))
+    declared = plugin("extractors", "tap-klaviyo")["settings"]
+    problems = compare(declared, expected, extra_ok=SDK_UNLISTED)
+    assert not problems, (
+        "meltano.yml's tap-klaviyo settings differ from `tap-klaviyo --about`:\n  "
+        + "\n  ".join(problems)
+        + "\nGenerated block (python -m tests.e2e.meltano_settings tap-klaviyo):\n"
+        + to_yaml(expected)
+    )
+
+
+def test_extractor_capabilities_match_tap_about():
+    declared = set(plugin("extractors", "tap-klaviyo")["capabilities"])
+    assert declared == set(about(TAP)["capabilities"])
+
+
+def test_extractor_is_declared_in_full():
+    tap = plugin("extractors", "tap-klaviyo")
+    assert "variant" not in tap  # no Meltano Hub look-ups
+    assert tap["namespace"] == "tap_klaviyo"
+    assert tap["pip_url"] == "-e ."
+    assert tap["executable"] == "tap-klaviyo"
+    target = plugin("loaders", "target-postgres")
+    assert "variant" not in target
+    assert target["pip_url"].startswith("meltanolabs-target-postgres")
+    assert target["config"]["activate_version"] is True
+    assert target["config"]["add_record_metadata"] is True  # activate_version needs it
+
+
+def _tap_accepts(setting: str, value: Any, tmp_path: Path) -> bool:
+    """Does a sync (of no stream) start with this setting, or is it rejected?"""
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"api_key": "pk_check", "api_url": "http://127.0.0.1:9", setting: value})
+    )
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"streams": []}))
+    result = subprocess.run(
+        [TAP, "--config", str(config), "--catalog", str(catalog)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return f"Unknown setting `{setting}`" not in result.stderr
+
+
+def test_emit_activate_version_messages_consistent_with_tap(tmp_path):
+    """meltano.yml may only switch ACTIVATE_VERSION on when the tap accepts the setting."""
+    configured = (plugin("extractors", "tap-klaviyo").get("config") or {}).get(
+        "emit_activate_version_messages"
+    )
+    accepted = _tap_accepts("emit_activate_version_messages", True, tmp_path)
+    if configured and not accepted:
+        pytest.fail(
+            "meltano.yml sets emit_activate_version_messages but tap-klaviyo rejects it as "
+            "an unknown setting: every `meltano run` would fail."
+        )
+    if accepted and not configured:
+        warnings.warn(
+            "tap-klaviyo now accepts emit_activate_version_messages: set it to true in "
+            "meltano.yml (plugins.extractors[tap-klaviyo].config) to get deletes propagated.",
+            stacklevel=1,
+        )
+
+
+@pytest.mark.e2e
+def test_loader_settings_match_target_about(meltano):
+    """Needs the installed target-postgres (the meltano fixture runs `meltano install`)."""
+    expected = settings_from_about(about(str(TARGET)))
+    for setting in expected:
+        if setting["name"] in LOADER_SENSITIVE:
+            setting["sensitive"] = True
+    declared = plugin("loaders", "target-postgres")["settings"]
+    problems = compare(declared, expected)
+    assert not problems, "meltano.yml's target-postgres settings drifted:\n  " + "\n  ".join(
+        problems
+    )
