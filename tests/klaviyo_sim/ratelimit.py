@@ -45,6 +45,11 @@ def limits_for(
     return key, windows
 
 
+def _ceil(seconds: float) -> int:
+    # Float noise must not turn a fresh 60 s window into "61".
+    return math.ceil(seconds - 1e-6)
+
+
 class RateLimiter:
     """Windows start at the first request after the previous window ended."""
 
@@ -68,10 +73,10 @@ class RateLimiter:
                     start, count = now, 0
                 state[name] = [start, count]
                 if count >= limit:
-                    waits.append(start + seconds - now)
+                    waits.append(seconds - (now - start))
             if waits and enforce:
                 # A throttled request is not served, so it does not use up quota.
-                return Decision(False, max(1, math.ceil(max(waits))), 0, 0, 0)
+                return Decision(False, max(1, _ceil(max(waits))), 0, 0, 0)
             for name, _, _ in windows:
                 state[name][1] += 1
             steady = next(
@@ -85,5 +90,5 @@ class RateLimiter:
                 0,
                 steady[1],
                 max(0, steady[1] - int(count)),
-                max(0, math.ceil(start + steady[2] - now)),
+                max(0, _ceil(steady[2] - (now - start))),
             )

@@ -249,6 +249,13 @@ class KlaviyoSimulator:
 
     # -- request handling -------------------------------------------------------------------
 
+    def operation_id(self, method: str, raw_path: str) -> str | None:
+        """The operation a request would reach, for logging requests that never get there."""
+        for op, _ in self.spec.match(raw_path):
+            if op.method == method:
+                return op.operation_id
+        return None
+
     def dispatch(self, method: str, raw_path: str, raw_query: str, headers: Any) -> Response:
         try:
             return self._dispatch(method, raw_path, raw_query, headers)
@@ -612,42 +619,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        log_path = path.rstrip("/") or "/"
-        status = 0
-        operation_id: str | None = None
-        try:
-            fault = sim.faults.take(self.command, log_path)
-            if fault is not None and fault.kind == "status":
-                err = _status_error(fault.status)
-                headers = {}
-                if fault.retry_after is not None:
-                    headers["Retry-After"] = str(fault.retry_after)
-                status = fault.status
-                sim.sleep(sim.latency)
-                self._send(status, dumps(err.body()), headers)
-                return
-            if fault is not None and fault.kind == "reset":
-                status = 0
-                sim.sleep(sim.latency)
-                self._reset()
-                return
-            if fault is not None and fault.kind == "timeout":
-                sim.sleep(fault.timeout_seconds)
-            response = sim.dispatch(self.command, raw_path, raw_query, self.headers)
-            status = response.status
-            operation_id = response.operation_id
-            sim.sleep(sim.latency)
-            if fault is not None and fault.kind == "truncated":
-                self._send(response.status, response.body, response.headers, truncate=True)
-            elif fault is not None and fault.kind == "invalid_json":
-                status = 200
-                broken = response.body[: max(1, len(response.body) // 2)] + b'",}'
-                self._send(200, broken, response.headers)
-            else:
-                self._send(response.status, response.body, response.headers)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        finally:
+
+        def log(status: int, operation_id: str | None) -> None:
+            # Recorded before the response is written, so a client that has its answer
+            # always finds the request in sim.requests.
             sim.requests.append(
                 RequestLog(
                     method=self.command,
@@ -659,6 +634,38 @@ class _Handler(BaseHTTPRequestHandler):
                     time=arrived,
                 )
             )
+
+        try:
+            fault = sim.faults.take(self.command, path.rstrip("/") or "/")
+            if fault is not None and fault.kind in ("status", "reset"):
+                sim.sleep(sim.latency)
+                operation_id = sim.operation_id(self.command, raw_path)
+                if fault.kind == "reset":
+                    log(0, operation_id)
+                    self._reset()
+                    return
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = str(fault.retry_after)
+                log(fault.status, operation_id)
+                self._send(fault.status, dumps(_status_error(fault.status).body()), headers)
+                return
+            if fault is not None and fault.kind == "timeout":
+                sim.sleep(fault.timeout_seconds)
+            response = sim.dispatch(self.command, raw_path, raw_query, self.headers)
+            sim.sleep(sim.latency)
+            if fault is not None and fault.kind == "truncated":
+                log(response.status, response.operation_id)
+                self._send(response.status, response.body, response.headers, truncate=True)
+            elif fault is not None and fault.kind == "invalid_json":
+                log(200, response.operation_id)
+                broken = response.body[: max(1, len(response.body) // 2)] + b'",}'
+                self._send(200, broken, response.headers)
+            else:
+                log(response.status, response.operation_id)
+                self._send(response.status, response.body, response.headers)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _send(
         self, status: int, body: bytes, headers: dict[str, str], truncate: bool = False
