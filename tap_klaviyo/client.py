@@ -652,6 +652,7 @@ class KlaviyoStream(RESTStream):
                 raise TransientKlaviyoError(f"{endpoint}: {type(exc).__name__}") from None
             if response.status_code != 429:
                 self.check_response(response, endpoint)
+                self._respect_remaining_quota(response)
                 return response
             wait = retry_after_seconds(response)
             if wait > max_wait:
@@ -671,6 +672,17 @@ class KlaviyoStream(RESTStream):
             f"Stream '{self.name}': {endpoint} was throttled {MAX_CONSECUTIVE_429} times in a "
             "row; another integration may be using this account's quota."
         )
+
+    def _respect_remaining_quota(self, response: requests.Response) -> None:
+        """Another integration on the account may spend the same quota: when Klaviyo
+        says none is left, wait for the window to reset instead of earning a 429."""
+        remaining = response.headers.get("RateLimit-Remaining")
+        reset = response.headers.get("RateLimit-Reset")
+        try:
+            if remaining is not None and int(remaining) <= 0 and reset is not None:
+                self.rate_limiter.block_for(float(reset))
+        except ValueError:
+            return
 
     @property
     def timeout(self) -> int:

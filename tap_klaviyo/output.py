@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import sys
+import threading
 import time
 from typing import Any
 
@@ -46,19 +47,26 @@ class LeanWriter(SingerWriter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clock = ExtractionClock()
+        # Streams run on several threads; each message must reach stdout whole.
+        self._lock = threading.Lock()
 
     def serialize_message(self, message: Message) -> str:
         return _encoder.encode(message.to_dict()).decode()
 
     def write_message(self, message: Message) -> None:
-        self._write(_encoder.encode(message.to_dict()), flush=message.type != "RECORD")
+        # Encoding happens under the lock too: a STATE is a snapshot of the state
+        # at the moment it is written, never mixed with a later change.
+        with self._lock:
+            self._write(_encoder.encode(message.to_dict()), flush=message.type != "RECORD")
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
         if version is not None:
             message["version"] = version
         message["time_extracted"] = self.clock.now()
-        self._write(_encoder.encode(message), flush=False)
+        line = _encoder.encode(message)
+        with self._lock:
+            self._write(line, flush=False)
 
     @staticmethod
     def _write(line: bytes, *, flush: bool) -> None:

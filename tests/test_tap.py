@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -57,3 +58,37 @@ def test_about_markdown_lists_settings() -> None:
     assert result.returncode == 0, result.stderr
     for setting in ("api_key", "start_date", "end_date", "api_url", "revision"):
         assert f"| {setting}" in result.stdout
+
+
+def test_parallel_streams_interleave_valid_singer_output(write_json: Any) -> None:
+    from tests.conftest import TapRun
+    from tests.klaviyo_sim import KlaviyoSimulator
+
+    # Latency keeps several streams in flight at once, so their output interleaves.
+    with KlaviyoSimulator(latency=0.02) as slow:
+        config = {"api_key": slow.api_key, "api_url": slow.url, "parallel_streams": 4}
+        result = run_cli(["--config", str(write_json("config.json", config))], timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = TapRun.parse(result.stdout.splitlines())
+    order = [m["stream"] for m in run.messages if m["type"] == "RECORD"]
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
+    assert switches > len(run.records), "streams ran one after another"
+
+    schema_seen: set[str] = set()
+    newest: dict[str, str] = {}
+    keys = {"profiles": "updated", "events": "datetime", "templates": "updated"}
+    for message in run.messages:
+        if message["type"] == "SCHEMA":
+            schema_seen.add(message["stream"])
+        elif message["type"] == "RECORD":
+            stream = message["stream"]
+            assert stream in schema_seen, f"RECORD of {stream} before its SCHEMA"
+            if stream in keys:
+                value = message["record"][keys[stream]]
+                newest[stream] = max(newest.get(stream, value), value)
+        elif message["type"] == "STATE":
+            for stream in keys:
+                bookmark = message["value"]["bookmarks"].get(stream, {})
+                value = bookmark.get("replication_key_value")
+                if value is not None:
+                    assert stream in newest and value <= newest[stream], (stream, value)
