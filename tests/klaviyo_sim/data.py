@@ -267,10 +267,12 @@ class SimData:
         return self.stored(resource_type).get(resource_id)
 
     def targets(self, resource_type: str, resource_id: str, name: str) -> list[Ref]:
-        rels = self._links.get((resource_type, resource_id))
-        if not rels:
-            return []
-        return list(rels.get(name, ()))
+        """(type, id) of the resources a relationship points to, in link order."""
+        with self.lock:
+            rels = self._links.get((resource_type, resource_id))
+            if not rels:
+                return []
+            return list(rels.get(name, ()))
 
     def membership(self, kind: str, group_id: str) -> dict[str, str]:
         return self._members.get((kind, group_id), {})
