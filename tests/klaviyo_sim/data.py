@@ -274,6 +274,16 @@ class SimData:
                 return []
             return list(rels.get(name, ()))
 
+    def links_of(self, resource_type: str, resource_id: str) -> dict[str, dict[Ref, None]]:
+        """All relationships of a resource, not copied: the caller holds the lock."""
+        return self._links.get((resource_type, resource_id)) or {}
+
+    def materialize(self) -> None:
+        """Generate every lazily defined type now (benchmarks call this before timing)."""
+        with self.lock:
+            for resource_type in list(self._lazy):
+                self._ensure(resource_type)
+
     def membership(self, kind: str, group_id: str) -> dict[str, str]:
         return self._members.get((kind, group_id), {})
 
@@ -301,8 +311,8 @@ class SimData:
     def _ensure(self, resource_type: str) -> None:
         loader = self._lazy.pop(resource_type, None)
         if loader is not None:
+            # Not a mutation: nothing could have been read from the type before it loaded.
             loader(self)
-            self._bump(resource_type)
 
     def _bump(self, resource_type: str) -> None:
         self._versions[resource_type] = self._versions.get(resource_type, 0) + 1

@@ -6,9 +6,11 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -111,6 +113,17 @@ def field_values(data: SimData, row: Row, name: str) -> list[Any]:
     return _attribute_path(attrs, name.split("."))
 
 
+def _instant(text: str) -> datetime | None:
+    if len(text) >= 19 and text[4] == "-" and text[10] == "T":
+        # Stored timestamps are nearly always canonical: skip the strict parser.
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return parse_datetime(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parse_datetime(text)
+
+
 def normalize(value: Any) -> tuple[int, Any]:
     """Total order for sort keys: nulls first, then numbers/datetimes, then strings."""
     if value is None:
@@ -120,18 +133,37 @@ def normalize(value: Any) -> tuple[int, Any]:
     if isinstance(value, int | float):
         return (1, value)
     if isinstance(value, str):
-        parsed = parse_datetime(value)
+        parsed = _instant(value)
         if parsed is not None:
             return (1, parsed.timestamp())
         return (2, value)
     return (3, json.dumps(value, sort_keys=True, default=str))
 
 
+# Sort/filter names that are not plain top-level attributes.
+_SPECIAL_NAMES = frozenset(
+    {"id", "ids", "joined_group_at", "_kx", "metric_id", "profile_id", "metric", "profile"}
+    | {"archived", "push_token", "messages.channel"}
+)
+_SPECIAL_FIELDS = frozenset(
+    {("flow-action", "status"), ("flow-action", "action_type"), ("review", "status")}
+)
+
+
 def sort_key(data: SimData, row: Row, sort_field: str | None) -> SortKey:
+    resource = row[0]
     if sort_field is None:
-        return ((0, 0), row[0]["id"])
+        return ((0, 0), resource["id"])
+    if (
+        "." not in sort_field
+        and sort_field not in _SPECIAL_NAMES
+        and (resource["type"], sort_field) not in _SPECIAL_FIELDS
+    ):
+        value = resource["attributes"].get(sort_field)
+        if not isinstance(value, list):
+            return (normalize(value), resource["id"])
     values = [v for v in field_values(data, row, sort_field) if v is not None]
-    return (normalize(values[0] if values else None), row[0]["id"])
+    return (normalize(values[0] if values else None), resource["id"])
 
 
 # -- result sets ----------------------------------------------------------------------------
@@ -332,8 +364,16 @@ class RenderContext:
     include: set[str]
 
 
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9_.~-]+$")
+_EXPOSED = {
+    kind: [(name, rel) for name, rel in rels.items() if rel.exposed]
+    for kind, rels in RELATIONS.items()
+}
+
+
 def resource_url(base_url: str, resource_type: str, resource_id: str) -> str:
-    return f"{base_url}/api/{collection_for(resource_type)}/{quote(resource_id, safe='$:')}/"
+    path_id = resource_id if _PLAIN_ID.match(resource_id) else quote(resource_id, safe="$:")
+    return f"{base_url}/api/{collection_for(resource_type)}/{path_id}/"
 
 
 def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]:
@@ -357,13 +397,13 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
     self_url = resource_url(ctx.base_url, kind, rid)
     out: dict[str, Any] = {"type": kind, "id": rid, "attributes": attrs}
     relationships: dict[str, Any] = {}
-    for name, rel in RELATIONS.get(kind, {}).items():
-        if not rel.exposed:
-            continue
+    links = ctx.data.links_of(kind, rid)
+    for name, rel in _EXPOSED.get(kind, ()):
         entry: dict[str, Any] = {}
-        targets = ctx.data.targets(kind, rid, name)
+        targets = links.get(name) or {}
         if not rel.many and targets:
-            entry["data"] = {"type": targets[0][0], "id": targets[0][1]}
+            target_type, target_id = next(iter(targets))
+            entry["data"] = {"type": target_type, "id": target_id}
         elif rel.many and primary and name in ctx.include:
             entry["data"] = [{"type": t, "id": i} for t, i in targets]
         entry["links"] = {

@@ -1283,25 +1283,29 @@ def build_bulk(data: SimData, events: int, profiles: int, seed: int = 0) -> SimD
     def load_events(store: SimData) -> None:
         # Pairs of events share a second so ties exist throughout.
         step = span // max(1, events // 2 + 1)
+        base = int(start.timestamp())
+        utc = start.tzinfo
+        profile_refs = [("profile", profile_id(i)) for i in range(max(1, profiles))]
+        metric_refs = [("metric", m) for m in metric_ids]
+        resources = store._resources.setdefault("event", {})
+        links = store._links
         for i in range(events):
-            when = start + timedelta(seconds=(i // 2) * step)
-            store.fast_insert(
-                "event",
-                {
-                    "type": "event",
-                    "id": f"ev{i:010d}",
-                    "attributes": {
-                        "timestamp": int(when.timestamp()),
-                        "event_properties": {"$value": (i % 1000) / 10, "OrderId": i},
-                        "datetime": iso(when),
-                        "uuid": str(uuid.UUID(int=i, version=4)),
-                    },
+            seconds = base + (i // 2) * step
+            rid = f"ev{i:010d}"
+            resources[rid] = {
+                "type": "event",
+                "id": rid,
+                "attributes": {
+                    "timestamp": seconds,
+                    "event_properties": {"$value": (i % 1000) / 10, "OrderId": i},
+                    "datetime": datetime.fromtimestamp(seconds, utc).isoformat(),
+                    "uuid": f"00000000-0000-4000-8000-{i:012x}",
                 },
-                {
-                    "profile": ("profile", profile_id(i % max(1, profiles))),
-                    "metric": ("metric", metric_ids[i % len(metric_ids)]),
-                },
-            )
+            }
+            links[("event", rid)] = {
+                "profile": {profile_refs[i % len(profile_refs)]: None},
+                "metric": {metric_refs[i % len(metric_refs)]: None},
+            }
 
     data.register_lazy("profile", load_profiles)
     data.register_lazy("event", load_events)

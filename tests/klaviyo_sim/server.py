@@ -525,6 +525,7 @@ class KlaviyoSimulator:
 
         if sort_field is None:
             sort_field = q.default_sort(primary_type)
+        self.data.stored(primary_type)  # load lazily generated data before keying the cache
         cache_key = (
             op.operation_id,
             tuple(sorted(path_params.items())),
