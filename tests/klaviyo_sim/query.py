@@ -382,9 +382,14 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
     rid = resource["id"]
     attrs = resource["attributes"]
     requested = ctx.additional.get(kind, set())
-    hidden = ADDITIONAL_ATTRIBUTES.get(kind, frozenset()) - requested
+    optional = ADDITIONAL_ATTRIBUTES.get(kind, frozenset())
+    hidden = optional - requested
     if hidden:
         attrs = {k: v for k, v in attrs.items() if k not in hidden}
+    missing = (optional & requested) - attrs.keys()
+    if missing:
+        # Asked-for fields the store lacks are null, as the spec allows for all of them.
+        attrs = {**attrs, **dict.fromkeys(missing)}
     computed = COMPUTED_ATTRIBUTES.get(kind, frozenset()) & requested
     if computed or joined is not None:
         attrs = dict(attrs)
