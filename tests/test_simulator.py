@@ -709,13 +709,18 @@ def test_latency_and_bulk_data() -> None:
         assert total == 300
 
 
-def test_stop_closes_the_port() -> None:
+def test_stop_closes_the_port_and_open_connections() -> None:
     running = KlaviyoSimulator(data=SimData.empty()).start()
     url = running.url
-    assert requests.get(url + "/api/accounts", headers=headers_for(running.api_key), timeout=5).ok
-    running.stop()
-    with pytest.raises(requests.ConnectionError):
-        requests.get(url + "/api/accounts", timeout=1)
+    with requests.Session() as session:
+        session.headers.update(headers_for(running.api_key))
+        assert session.get(url + "/api/accounts", timeout=5).ok
+        running.stop()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url + "/api/accounts", timeout=1)
+        # The pooled keep-alive connection is gone too (requests may retry on a new one).
+        with pytest.raises(requests.ConnectionError):
+            session.get(url + "/api/accounts", timeout=1)
 
 
 def test_json_body_is_json_api(sim: KlaviyoSimulator, http: requests.Session) -> None:

@@ -64,7 +64,8 @@ class Faults:
 
     def remove(self, fault: Fault) -> None:
         with self._lock:
-            self._faults.remove(fault)
+            # By identity: two rules with equal settings are still different rules.
+            self._faults = [f for f in self._faults if f is not fault]
 
     def clear(self) -> None:
         with self._lock:

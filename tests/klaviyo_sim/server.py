@@ -197,10 +197,8 @@ class KlaviyoSimulator:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.sim = self  # type: ignore[attr-defined]
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.sim = self
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -215,6 +213,8 @@ class KlaviyoSimulator:
         self._stopping.set()
         server.shutdown()
         server.server_close()
+        # Keep-alive connections would otherwise go on being served after stop().
+        server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -585,6 +585,34 @@ class KlaviyoSimulator:
         return f"{self.url}{raw_path}?{'&'.join(kept)}"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.sim: KlaviyoSimulator | None = None
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "KlaviyoSimulator/1.0"
@@ -595,7 +623,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def sim(self) -> KlaviyoSimulator:
-        return self.server.sim  # type: ignore[attr-defined]
+        return self.server.sim  # type: ignore[attr-defined,return-value]
 
     def do_GET(self) -> None:
         self._handle()
