@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.klaviyo_sim import Fault, KlaviyoSimulator, SimData
 from tests.klaviyo_sim.seed import (
@@ -178,6 +180,7 @@ def test_unseeded_types_are_empty_collections(
             "'greater-or-equal' operator for field 'updated' is not supported",
         ),
         ("/api/profiles", "greater-than(updated,'2024-01-01T00:00:00Z')", "must not be quoted"),
+        ("/api/profiles", "greater-than(updated,2024-01-01T00:00:00 00:00)", "%2B"),
         ("/api/profiles", "greater-than(nickname,2024-01-01T00:00:00Z)", "'nickname'"),
         ("/api/profiles", "equals(email,sarah@example.com)", "must be quoted"),
         ("/api/profiles", "equals(email,'a'", "Invalid filter"),
@@ -232,6 +235,7 @@ def test_filter_semantics(sim: KlaviyoSimulator, http: requests.Session) -> None
     expression = "any(id,[" + ",".join(f'"{i}"' for i in wanted) + "])"
     assert sorted(ids_of(walk(http, sim.url + "/api/profiles", {"filter": expression}))) == wanted
     assert count("/api/flows", "contains(name,'Welcome')") == 1
+    assert count("/api/flows", "and( contains(name, 'Welcome') )") == 1
     assert count("/api/flows", "starts-with(name,'Abandoned')") == 1
     assert count("/api/events", "has(metric)") == 300
     assert count("/api/metrics", "equals(integration.category,'eCommerce')") == 2
@@ -371,6 +375,32 @@ def test_cursor_walk_list_members_by_joined_group_at(
     assert ids_of(ids) == ids_of(pages)
     expression = f"greater-or-equal(joined_group_at,{LIST_JOINED_TIE})"
     assert len(ids_of(walk(http, url, {"filter": expression}))) == 45 - 17
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    size=st.integers(min_value=3, max_value=100),
+    sort=st.sampled_from(["created", "-created", "updated", "-updated", "email", "-id"]),
+    cut=st.integers(min_value=0, max_value=119),
+)
+def test_any_walk_sees_each_matching_profile_once_in_order(
+    sim: KlaviyoSimulator, size: int, sort: str, cut: int
+) -> None:
+    field = sort.lstrip("-")
+    profiles = sorted(sim.data.get("profile"), key=lambda p: (p["attributes"]["created"], p["id"]))
+    bound = profiles[cut]["attributes"]["created"]
+    params = {"sort": sort, "page[size]": str(size), "filter": f"greater-than(created,{bound})"}
+    with requests.Session() as http:
+        http.headers.update(headers_for(sim.api_key))
+        seen = ids_of(walk(http, sim.url + "/api/profiles", params))
+
+    def key(p: dict[str, Any]) -> tuple[Any, ...]:
+        value = p["id"] if field == "id" else p["attributes"][field]
+        return (value is not None, value or "", p["id"])
+
+    matching = [p for p in profiles if p["attributes"]["created"] > bound]
+    expected = [p["id"] for p in sorted(matching, key=key, reverse=sort.startswith("-"))]
+    assert seen == expected
 
 
 def test_next_link_is_a_full_url_repeating_the_query(

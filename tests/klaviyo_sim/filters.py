@@ -25,6 +25,7 @@ _DATETIME = re.compile(
 _PARTS = re.compile(
     r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?$"
 )
+_PLUS_AS_SPACE = re.compile(r"^\d{4}-\d{2}-\d{2}T[\d:.]+ \d{2}:?\d{2}$")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$")
 _NAME = re.compile(r"[A-Za-z0-9_.$\-]+")
 _BARE_END = ",)]"
@@ -149,6 +150,9 @@ class _Parser:
         )
 
     def peek(self) -> str:
+        # Whitespace between tokens is insignificant.
+        while self.pos < len(self.text) and self.text[self.pos] in " \t":
+            self.pos += 1
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
     def expect(self, char: str) -> None:
@@ -158,6 +162,7 @@ class _Parser:
         self.pos += 1
 
     def name(self) -> str:
+        self.peek()
         match = _NAME.match(self.text, self.pos)
         if not match:
             raise self.fail("expected a name")
@@ -226,6 +231,11 @@ class _Parser:
         parsed = parse_datetime(token)
         if parsed is not None:
             return DateTimeValue(token, parsed)
+        if _PLUS_AS_SPACE.match(token):
+            raise FilterError(
+                f"Invalid filter provided: {token!r} is not a valid datetime; a '+' in a URL "
+                "query string means a space, so encode the offset's '+' as %2B"
+            )
         raise FilterError(
             f"Invalid filter provided: value {token!r} must be quoted (strings are 'quoted'; "
             "only datetimes, numbers, booleans and null are unquoted)"
