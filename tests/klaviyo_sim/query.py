@@ -220,7 +220,8 @@ def _sorted_index(data: SimData, resource_type: str, sort_field: str | None) -> 
 def _bounds(conditions: list[Condition], sort_field: str | None) -> tuple[Any, Any]:
     """Lower/upper normalized key bounds implied by comparisons on the sort field."""
     lo = hi = None
-    if sort_field is None:
+    if sort_field is None or "." in sort_field or sort_field in _SPECIAL_NAMES:
+        # Array-valued or derived fields sort by one value but filter on any: no shortcut.
         return lo, hi
     for cond in conditions:
         if cond.field != sort_field or cond.operator not in COMPARISONS:
