@@ -26,6 +26,7 @@ from tap_klaviyo import schemas, spec
 from tap_klaviyo.concurrency import FeedPool
 from tap_klaviyo.output import LeanWriter
 from tap_klaviyo.ratelimit import LIMITERS, RateLimiter
+from tap_klaviyo.typecheck import Checker, compile_checker
 from tap_klaviyo.windows import WindowPlanner
 
 # A 429 for longer than this stops the run instead of hanging (config overrides).
@@ -94,12 +95,19 @@ def flatten_resource(resource: dict[str, Any], id_field: str = "id") -> dict[str
 
 def related_ids(resource: dict[str, Any], names: Iterable[str]) -> dict[str, list[str]]:
     """Ids of to-many relationships, keyed ``<relationship>_ids``."""
-    relationships = resource.get("relationships") or {}
-    result = {}
+    relationships = resource.get("relationships")
+    result: dict[str, list[str]] = {}
+    if not isinstance(relationships, dict):
+        return result
     for name in names:
-        data = (relationships.get(name) or {}).get("data")
+        body = relationships.get(name)
+        data = body.get("data") if isinstance(body, dict) else None
         if isinstance(data, list):
-            result[f"{snake(name)}_ids"] = [item["id"] for item in data if isinstance(item, dict)]
+            result[f"{snake(name)}_ids"] = [
+                item["id"]
+                for item in data
+                if isinstance(item, dict) and isinstance(item.get("id"), str)
+            ]
     return result
 
 
@@ -503,9 +511,16 @@ class KlaviyoStream(RESTStream):
         if not KlaviyoPaginator().get_next_url(response) or not first:
             yield first
             return
-        earliest = parse_datetime(first[0][key])
-        # Records of the last second may continue on the next page: the windows re-read them.
-        boundary = parse_datetime(first[-1][key]).replace(microsecond=0)
+        try:
+            earliest = parse_datetime(first[0][key])
+            # Records of the last second may continue on the next page: the windows
+            # re-read them.
+            boundary = parse_datetime(first[-1][key]).replace(microsecond=0)
+        except (TypeError, ValueError):
+            raise KlaviyoError(
+                f"Stream '{self.name}': Klaviyo sent `{key}` values that are not date-times "
+                f"({first[0].get(key)!r}, {first[-1].get(key)!r})"
+            ) from None
         yield [r for r in first if parse_datetime(r[key]) < boundary]
         spread = max((boundary - earliest).total_seconds(), 1.0)
         planner = WindowPlanner(
@@ -718,7 +733,14 @@ class KlaviyoStream(RESTStream):
     # ---- records --------------------------------------------------------
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
-        data = response_json(response).get("data")
+        try:
+            body = response_json(response)
+        except ValueError as exc:
+            raise KlaviyoError(
+                f"Stream '{self.name}': response from {urlsplit(response.url).path} is not "
+                f"a JSON:API document ({exc})"
+            ) from None
+        data = body.get("data")
         if data is None:
             raise KlaviyoError(
                 f"Stream '{self.name}': response from {urlsplit(response.url).path} has no `data`"
@@ -782,12 +804,29 @@ class KlaviyoStream(RESTStream):
         self._related.pop(record[self.id_field], None)
         return child
 
+    @cached_property
+    def _checker(self) -> Checker:
+        return compile_checker(self.schema)
+
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        problem = self._checker(row, "")
+        if problem:
+            raise KlaviyoError(
+                f"Stream '{self.name}': record {row.get(self.id_field)!r} does not fit the "
+                f"schema: {problem}."
+            )
         key = self.replication_key
         value = row.get(key) if key else None
         if isinstance(value, str) and not _is_canonical(value):
+            try:
+                moment = parse_datetime(value)
+            except ValueError:
+                raise KlaviyoError(
+                    f"Stream '{self.name}': record {row.get(self.id_field)!r} has `{key}` "
+                    f"{value!r}, which is not a date-time."
+                ) from None
             # One canonical form, because the SDK compares bookmarks as strings.
-            row[key] = utc_iso(parse_datetime(value))
+            row[key] = utc_iso(moment)
         return row
 
 
@@ -859,7 +898,10 @@ def _context_key(context: Context | None) -> tuple:
 def _within(value: Any, start: datetime | None, end: datetime | None) -> bool:
     if not isinstance(value, str):
         return True
-    moment = parse_datetime(value)
+    try:
+        moment = parse_datetime(value)
+    except ValueError:
+        return True  # post_process names the bad value
     return (start is None or moment >= start) and (end is None or moment < end)
 
 

@@ -1,0 +1,93 @@
+"""A fast structural check of records against their JSON schema.
+
+Full JSON Schema validation costs more than the rest of the record path.
+Records here come straight from JSON, so checking each value's JSON type
+(recursively for objects with declared properties and for array items) is
+what decides whether a record is schema-valid; the check is compiled once per
+stream into nested lookups.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float, Decimal),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list, tuple),
+    "null": (type(None),),
+}
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    for name in ("string", "integer", "number", "object", "array"):
+        if isinstance(value, _PYTHON_TYPES[name]):
+            return name
+    return type(value).__name__
+
+
+def is_date_time(value: str) -> bool:
+    # fromisoformat accepts date-only and time-zone-less forms RFC 3339 does not.
+    if len(value) < 20 or value[10] not in "Tt ":
+        return False
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+class Checker:
+    """Checks one value against one (compiled) schema; returns a problem or None."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        variants = schema.get("anyOf") or schema.get("oneOf")
+        self.variants = [Checker(v) for v in variants] if variants else None
+        kinds = schema.get("type")
+        self.kinds: frozenset[str] | None = (
+            frozenset([kinds] if isinstance(kinds, str) else kinds) if kinds else None
+        )
+        self.properties = {
+            name: Checker(sub) for name, sub in (schema.get("properties") or {}).items()
+        }
+        items = schema.get("items")
+        self.items = Checker(items) if isinstance(items, dict) and items else None
+        self.date_time = schema.get("format") == "date-time"
+
+    def __call__(self, value: Any, path: str) -> str | None:
+        if self.variants is not None:
+            problems = [variant(value, path) for variant in self.variants]
+            return None if None in problems else problems[0]
+        if self.kinds is not None:
+            kind = json_type(value)
+            allowed = kind in self.kinds or (kind == "integer" and "number" in self.kinds)
+            if not allowed:
+                return f"`{path}` is {kind}, the schema allows {'/'.join(sorted(self.kinds))}"
+        if self.date_time and isinstance(value, str) and not is_date_time(value):
+            return f"`{path}` is {value!r}, not a date-time"
+        if self.properties and isinstance(value, dict):
+            for name, sub in value.items():
+                checker = self.properties.get(name)
+                if checker is not None:
+                    problem = checker(sub, f"{path}.{name}" if path else name)
+                    if problem:
+                        return problem
+        if self.items is not None and isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                problem = self.items(item, f"{path}[{index}]")
+                if problem:
+                    return problem
+        return None
+
+
+def compile_checker(schema: dict[str, Any]) -> Checker:
+    return Checker(schema)
