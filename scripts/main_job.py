@@ -47,14 +47,22 @@ def meltano_bin() -> str:
 
 def meltano_config(plugin: str, environment: str, env: dict[str, str], extras: bool = False):
     """The plugin's resolved configuration (meltano.yml + .env + environment variables)."""
-    cmd = [meltano_bin(), "--log-level=error", "--environment", environment, "config",
-           "--unsafe", "print", plugin]
+    cmd = [
+        meltano_bin(),
+        "--log-level=error",
+        "--environment",
+        environment,
+        "config",
+        "--unsafe",
+        "print",
+        plugin,
+    ]
     if extras:
         cmd.append("--extras")
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if result.returncode != 0:
         raise SystemExit(f"`{' '.join(cmd[1:])}` failed:\n{result.stderr}{result.stdout}")
-    return json.loads(result.stdout[result.stdout.index("{"):])
+    return json.loads(result.stdout[result.stdout.index("{") :])
 
 
 def libpq_dsn(config: dict[str, Any]) -> str | dict[str, Any]:
@@ -132,8 +140,10 @@ def main(argv: list[str]) -> int:
         # -- Klaviyo: the real account, or the simulator --------------------------------
         tap_config = meltano_config(EXTRACTOR, environment, env)
         if tap_config.get("api_key"):
-            say(f"Reading the Klaviyo account of the configured API key "
-                f"(Meltano environment {environment!r}).")
+            say(
+                f"Reading the Klaviyo account of the configured API key "
+                f"(Meltano environment {environment!r})."
+            )
         else:
             from tests.klaviyo_sim import KlaviyoSimulator
 
@@ -146,9 +156,11 @@ def main(argv: list[str]) -> int:
                 TAP_KLAVIYO_API_KEY=sim.api_key,
                 MELTANO_ENVIRONMENT=environment,
             )
-            say("No TAP_KLAVIYO_API_KEY set: reading the project's Klaviyo SIMULATOR at "
+            say(
+                "No TAP_KLAVIYO_API_KEY set: reading the project's Klaviyo SIMULATOR at "
                 f"{sim.url} (seeded test data, Meltano environment {environment!r}). "
-                "Set TAP_KLAVIYO_API_KEY=pk_... to read your real account.")
+                "Set TAP_KLAVIYO_API_KEY=pk_... to read your real account."
+            )
 
         # -- PostgreSQL: the configured server, or the embedded one ---------------------
         loader_config = meltano_config(LOADER, environment, env)
@@ -162,8 +174,10 @@ def main(argv: list[str]) -> int:
                 stopping_embedded = True
             env.update(pg.target_postgres_env())
             loader_config["sqlalchemy_url"] = pg.sqlalchemy_url
-            say(f"No TARGET_POSTGRES_SQLALCHEMY_URL / TARGET_POSTGRES_HOST: loading into the "
-                f"embedded PostgreSQL at {pg.sqlalchemy_url} (data in {pg.data_dir}).")
+            say(
+                f"No TARGET_POSTGRES_SQLALCHEMY_URL / TARGET_POSTGRES_HOST: loading into the "
+                f"embedded PostgreSQL at {pg.sqlalchemy_url} (data in {pg.data_dir})."
+            )
 
         schema = loader_config.get("default_target_schema") or ""
         if not schema or schema.startswith("$"):
@@ -183,9 +197,11 @@ def main(argv: list[str]) -> int:
             say(f"Could not read the tables of schema {schema!r}: {exc}")
             code = code or 1
         if stopping_embedded:
-            say("The embedded server stops now; its data stays. To query it later: "
+            say(
+                "The embedded server stops now; its data stays. To query it later: "
                 "`.venv/bin/python scripts/embedded_pg.py start` then "
-                "`.venv/bin/python scripts/embedded_pg.py psql`.")
+                "`.venv/bin/python scripts/embedded_pg.py psql`."
+            )
         return code
 
 

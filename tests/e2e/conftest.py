@@ -134,7 +134,7 @@ class Meltano:
 
     def json(self, *args: str, env: dict[str, str] | None = None) -> Any:
         out = self(*args, env=env).stdout
-        return json.loads(out[out.index("{"):])
+        return json.loads(out[out.index("{") :])
 
 
 @pytest.fixture(scope="session")

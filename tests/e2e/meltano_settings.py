@@ -1,17 +1,22 @@
 """Map a Singer plugin's ``--about --format=json`` settings to Meltano setting definitions.
 
 Used by the e2e tests to check that ``meltano.yml`` declares exactly the settings the
-plugins declare, and to print the YAML to paste when they drift apart::
+plugins declare. When the tap's settings change, rewrite the extractor's block with::
 
-    python -m tests.e2e.meltano_settings tap-klaviyo
+    .venv/bin/python -m tests.e2e.meltano_settings --write     # edits meltano.yml in place
+    .venv/bin/python -m tests.e2e.meltano_settings tap-klaviyo  # only prints the YAML
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
+
+MELTANO_YML = Path(__file__).resolve().parents[2] / "meltano.yml"
 
 # Settings a Singer SDK plugin reads but does not list in --about (SDK built-ins).
 SDK_UNLISTED = {
@@ -90,11 +95,39 @@ def about(executable: str) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def to_yaml(settings: list[dict[str, Any]]) -> str:
+def to_yaml(settings: list[dict[str, Any]], indent: int = 0) -> str:
     import yaml
 
-    return yaml.safe_dump({"settings": settings}, sort_keys=False, width=88)
+    text = yaml.safe_dump({"settings": settings}, sort_keys=False, width=100, allow_unicode=True)
+    if indent:
+        text = "".join(
+            " " * indent + line if line.strip() else line for line in text.splitlines(True)
+        )
+    return text
+
+
+def rewrite_extractor_settings(executable: str = "tap-klaviyo", path: Path = MELTANO_YML) -> bool:
+    """Replace the tap-klaviyo ``settings:`` block of meltano.yml; True when it changed."""
+    settings = settings_from_about(about(executable))
+    names = {s["name"] for s in settings}
+    settings += [dict(v) for k, v in SDK_UNLISTED.items() if k not in names]
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  - name: tap-klaviyo\n")
+    block = re.compile(r"^    settings:\n(?:^(?:      |    - ).*\n|^\s*\n)*", re.M)
+    match = block.search(text, start)
+    if match is None:
+        raise ValueError("no settings block under tap-klaviyo in meltano.yml")
+    new = to_yaml(settings, indent=4)
+    updated = text[: match.start()] + new + text[match.end() :]
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+    return updated != text
 
 
 if __name__ == "__main__":
-    print(to_yaml(settings_from_about(about(sys.argv[1] if len(sys.argv) > 1 else "tap-klaviyo"))))
+    args = sys.argv[1:]
+    if args[:1] == ["--write"]:
+        changed = rewrite_extractor_settings(*(args[1:2] or ["tap-klaviyo"]))
+        print("meltano.yml updated" if changed else "meltano.yml already in sync")
+    else:
+        print(to_yaml(settings_from_about(about(args[0] if args else "tap-klaviyo"))))

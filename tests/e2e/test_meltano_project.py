@@ -45,7 +45,9 @@ def compare(declared: list[dict[str, Any]], expected: list[dict[str, Any]], extr
         if have.get("kind", "string") != exp["kind"]:
             problems.append(f"{name}: kind {have.get('kind')!r}, plugin says {exp['kind']!r}")
         if bool(have.get("sensitive")) != bool(exp.get("sensitive")):
-            problems.append(f"{name}: sensitive={have.get('sensitive')}, expected {exp.get('sensitive')}")
+            problems.append(
+                f"{name}: sensitive={have.get('sensitive')}, expected {exp.get('sensitive')}"
+            )
     for setting in declared:
         if not setting.get("label") or not setting.get("description"):
             problems.append(f"{setting['name']}: needs a label and a description")
@@ -59,7 +61,7 @@ def test_extractor_settings_match_tap_about():
     assert not problems, (
         "meltano.yml's tap-klaviyo settings differ from `tap-klaviyo --about`:\n  "
         + "\n  ".join(problems)
-        + "\nGenerated block (python -m tests.e2e.meltano_settings tap-klaviyo):\n"
+        + "\nFix: .venv/bin/python -m tests.e2e.meltano_settings --write  (generated block:)\n"
         + to_yaml(expected)
     )
 

@@ -61,7 +61,10 @@ def discover(sim: Any, tmp_path: Path) -> dict[str, Any]:
     config.write_text(json.dumps({"api_key": sim.api_key, "api_url": sim.url}))
     out = subprocess.run(
         [TAP, "--config", str(config), "--discover"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout
     return {entry["tap_stream_id"]: entry for entry in json.loads(out)["streams"]}
 
@@ -101,8 +104,13 @@ def test_run_loads_every_stream(meltano, session_sim, db, schema, tmp_path):
     stream's primary key; nested objects land as jsonb."""
     sim = session_sim
     catalog = discover(sim, tmp_path)
-    meltano("run", f"--state-id-suffix={schema}", "tap-klaviyo", "target-postgres",
-            env=sim_env(sim, schema))
+    meltano(
+        "run",
+        f"--state-id-suffix={schema}",
+        "tap-klaviyo",
+        "target-postgres",
+        env=sim_env(sim, schema),
+    )
 
     assert set(tables(db, schema)) >= set(catalog), "a discovered stream has no table"
     direct = None
@@ -131,13 +139,21 @@ def test_run_loads_every_stream(meltano, session_sim, db, schema, tmp_path):
     assert column_types(db, schema, "events")["event_properties"] == "jsonb"
     # jsonb holds real objects, not strings of JSON. (A JSON null from the API is stored
     # as the jsonb value 'null' by target-postgres, not as SQL NULL.)
-    kinds = {r[0] for r in db.execute(
-        f'select distinct jsonb_typeof(location) from "{schema}".profiles '
-        "where location is not null").fetchall()}
+    kinds = {
+        r[0]
+        for r in db.execute(
+            f'select distinct jsonb_typeof(location) from "{schema}".profiles '
+            "where location is not null"
+        ).fetchall()
+    }
     assert "object" in kinds and kinds <= {"object", "null"}
-    kinds = {r[0] for r in db.execute(
-        f'select distinct jsonb_typeof(event_properties) from "{schema}".events '
-        "where event_properties is not null").fetchall()}
+    kinds = {
+        r[0]
+        for r in db.execute(
+            f'select distinct jsonb_typeof(event_properties) from "{schema}".events '
+            "where event_properties is not null"
+        ).fetchall()
+    }
     assert "object" in kinds and kinds <= {"object", "null"}
 
 
@@ -175,7 +191,11 @@ def test_second_run_is_incremental_from_meltano_state(meltano, fresh_sim, db, sc
     old = min(sim.data.get("profile"), key=lambda p: p["attributes"].get("updated") or "")
     sim.data.update("profile", old["id"], first_name="Updated-by-e2e", title="E2E")
     new_profile = _new_resource(
-        sim.data, "profile", email="new-e2e@example.com", first_name="New", created=now,
+        sim.data,
+        "profile",
+        email="new-e2e@example.com",
+        first_name="New",
+        created=now,
         updated=now,
     )
     stamp = int(datetime.fromisoformat(now).timestamp())
@@ -187,9 +207,7 @@ def test_second_run_is_incremental_from_meltano_state(meltano, fresh_sim, db, sc
     # The new and the updated values are in PostgreSQL, upserted (no duplicates).
     assert count(db, schema, "profiles") == profiles_before + 1 == sim.data.count("profile")
     assert count(db, schema, "events") == events_before + 1 == sim.data.count("event")
-    assert column(db, schema, "profiles", "first_name", f"id = '{old['id']}'") == [
-        "Updated-by-e2e"
-    ]
+    assert column(db, schema, "profiles", "first_name", f"id = '{old['id']}'") == ["Updated-by-e2e"]
     assert column(db, schema, "profiles", "email", f"id = '{new_profile}'") == [
         "new-e2e@example.com"
     ]
@@ -198,14 +216,21 @@ def test_second_run_is_incremental_from_meltano_state(meltano, fresh_sim, db, sc
     # Only the changes were read again: rows written by the second run carry its
     # _sdc_sync_started_at; for profiles that is the two changes (plus rows that tie with
     # the inclusive bookmark), never the whole table.
-    reread = set(column(
-        db, schema, "profiles", "id",
-        f"_sdc_sync_started_at = (select max(_sdc_sync_started_at) from \"{schema}\".profiles)",
-    ))
+    reread = set(
+        column(
+            db,
+            schema,
+            "profiles",
+            "id",
+            f'_sdc_sync_started_at = (select max(_sdc_sync_started_at) from "{schema}".profiles)',
+        )
+    )
     assert {old["id"], new_profile} <= reread <= {old["id"], new_profile} | at_profile_mark
     events_reread = count(
-        db, schema, "events",
-        f"_sdc_sync_started_at = (select max(_sdc_sync_started_at) from \"{schema}\".events)",
+        db,
+        schema,
+        "events",
+        f'_sdc_sync_started_at = (select max(_sdc_sync_started_at) from "{schema}".events)',
     )
     assert 1 <= events_reread < events_before, "events were read in full again"
 
@@ -231,11 +256,26 @@ def test_discover_and_el_from_state_file(meltano, session_sim, db, schema, tmp_p
     updated = sorted(p["attributes"]["updated"] for p in sim.data.get("profile"))
     mark = updated[len(updated) // 2]
     state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps({
-        "bookmarks": {"profiles": {"replication_key": "updated", "replication_key_value": mark}}
-    }))
-    meltano("el", "tap-klaviyo", "target-postgres", "--state", str(state_file),
-            f"--state-id=e2e-el-{schema}", "--select", "profiles", env=env)
+    state_file.write_text(
+        json.dumps(
+            {
+                "bookmarks": {
+                    "profiles": {"replication_key": "updated", "replication_key_value": mark}
+                }
+            }
+        )
+    )
+    meltano(
+        "el",
+        "tap-klaviyo",
+        "target-postgres",
+        "--state",
+        str(state_file),
+        f"--state-id=e2e-el-{schema}",
+        "--select",
+        "profiles",
+        env=env,
+    )
 
     after = sum(u > mark for u in updated)
     at_or_after = sum(u >= mark for u in updated)
