@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -334,7 +335,7 @@ def test_cursor_walk_covers_profiles_once_across_the_tie(
     pages = walk(http, sim.url + "/api/profiles", {"sort": "updated", "page[size]": size})
     assert ids_of(pages) == _expected_order(sim, "profile", "updated")
     assert all(len(p["data"]) == int(size) for p in pages[:-1])
-    assert pages[-1]["links"]["next"] is None
+    assert "next" not in pages[-1]["links"]
     tie = sim.data.notes["profile_updated_tie"]["ids"]
     assert ids_of(pages)[90:115] == tie
     if size == "100":
@@ -760,3 +761,170 @@ def test_json_body_is_json_api(sim: KlaviyoSimulator, http: requests.Session) ->
     account = body["data"][0]
     assert account["type"] == "account"
     assert account["links"]["self"] == f"{sim.url}/api/accounts/{account['id']}/"
+
+
+# -- responses match the spec's schemas (only where the full spec is available) ------------
+
+FULL_SPEC = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "klaviyo-openapi" / "stable.json"
+)
+
+
+def _strict_schemas(spec: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.0 components as JSON Schema, closed: undeclared attributes are errors."""
+    components = spec["components"]["schemas"]
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = components[node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        out = dict(into)
+        for key, value in extra.items():
+            if key == "properties":
+                props = dict(out.get("properties", {}))
+                for name, sub in value.items():
+                    props[name] = {"allOf": [props[name], sub]} if name in props else sub
+                out["properties"] = props
+            elif key == "required":
+                out["required"] = [*out.get("required", []), *value]
+            else:
+                out.setdefault(key, value)
+        return out
+
+    def flatten(node: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in node.items() if k != "allOf"}
+        for member in node["allOf"]:
+            member = resolve(member)
+            out = merge(out, flatten(member) if "allOf" in member else member)
+        return out
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "allOf" in node:
+            node = flatten(node)
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref":
+                out["$ref"] = "#/definitions/" + value.rsplit("/", 1)[-1]
+            elif key == "oneOf":
+                out["anyOf"] = convert(value)  # the spec's alternatives overlap
+            elif key == "properties":
+                out[key] = {name: convert(sub) for name, sub in value.items()}
+            elif key not in ("nullable", "example", "discriminator", "readOnly", "deprecated"):
+                out[key] = convert(value)
+        if "properties" in node and "additionalProperties" not in node:
+            out["additionalProperties"] = False
+        if node.get("nullable"):
+            out = {"anyOf": [out, {"type": "null"}]}
+        return out
+
+    return {name: convert(schema) for name, schema in components.items()}
+
+
+@pytest.mark.skipif(not FULL_SPEC.exists(), reason="the full OpenAPI spec is not available")
+def test_responses_match_the_spec_response_schemas(
+    sim: KlaviyoSimulator, http: requests.Session
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    spec = json.loads(FULL_SPEC.read_text(encoding="utf-8"))
+    definitions = _strict_schemas(spec)
+    operations = {
+        op["operationId"]: op
+        for item in spec["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    notes = sim.data.notes
+    profile_fields = {"additional-fields[profile]": "subscriptions,predictive_analytics"}
+    cases: list[tuple[str, str, dict[str, str]]] = [
+        ("get_accounts", "/api/accounts", {}),
+        ("get_profiles", "/api/profiles", {**profile_fields, "include": "push-tokens"}),
+        ("get_events", "/api/events", {"page[size]": "1000", "include": "profile,metric"}),
+        ("get_metrics", "/api/metrics", {}),
+        ("get_lists", "/api/lists", {"include": "tags"}),
+        ("get_segments", "/api/segments", {"include": "tags"}),
+        ("get_flows", "/api/flows", {"include": "flow-actions,tags"}),
+        ("get_templates", "/api/templates", {"additional-fields[template]": "definition"}),
+        ("get_all_universal_content", "/api/template-universal-content", {}),
+        ("get_tags", "/api/tags", {"include": "tag-group"}),
+        ("get_tag_groups", "/api/tag-groups", {}),
+        ("get_coupons", "/api/coupons", {}),
+        ("get_catalog_items", "/api/catalog-items", {"include": "variants"}),
+        ("get_catalog_variants", "/api/catalog-variants", {}),
+        ("get_catalog_categories", "/api/catalog-categories", {}),
+        ("get_images", "/api/images", {}),
+        ("get_forms", "/api/forms", {}),
+        ("get_webhooks", "/api/webhooks", {}),
+        ("get_reviews", "/api/reviews", {}),
+        ("get_push_tokens", "/api/push-tokens", {"include": "profile"}),
+        (
+            "get_profiles_for_list",
+            f"/api/lists/{notes['list_joined_tie']['list_id']}/profiles",
+            profile_fields,
+        ),
+        (
+            "get_profiles_for_segment",
+            f"/api/segments/{notes['segment_joined_tie']['segment_id']}/profiles",
+            {},
+        ),
+    ]
+    for channel in ("email", "sms", "mobile_push"):
+        expression = f"equals(messages.channel,'{channel}')"
+        for archived in ("true", "false"):
+            params = {
+                "filter": f"{expression},equals(archived,{archived})",
+                "include": "campaign-messages,tags",
+            }
+            cases.append(("get_campaigns", "/api/campaigns", params))
+    metric = sim.data.ids("metric")[0]
+    sample = {"additional-fields[metric-property]": "sample_values"}
+    cases.append(("get_properties_for_metric", f"/api/metrics/{metric}/metric-properties", sample))
+    for campaign in sim.data.ids("campaign"):
+        cases.append(
+            ("get_messages_for_campaign", f"/api/campaigns/{campaign}/campaign-messages", {})
+        )
+        cases.append(
+            ("get_tag_ids_for_campaign", f"/api/campaigns/{campaign}/relationships/tags", {})
+        )
+    for flow in sim.data.ids("flow"):
+        cases.append(("get_actions_for_flow", f"/api/flows/{flow}/flow-actions", {}))
+    for action in sim.data.ids("flow-action"):
+        cases.append(("get_flow_action_messages", f"/api/flow-actions/{action}/flow-messages", {}))
+    for coupon in sim.data.ids("coupon"):
+        cases.append(("get_coupon_codes_for_coupon", f"/api/coupons/{coupon}/coupon-codes", {}))
+    for form in sim.data.ids("form"):
+        cases.append(("get_versions_for_form", f"/api/forms/{form}/form-versions", {}))
+    item = notes["catalog"]["items"][0]
+    cases.append(
+        (
+            "get_category_ids_for_catalog_item",
+            f"/api/catalog-items/{item}/relationships/categories",
+            {},
+        )
+    )
+
+    failures = []
+    for operation_id, path, params in cases:
+        content = operations[operation_id]["responses"]["200"]["content"]
+        schema = next(iter(content.values()))["schema"]
+        validator = jsonschema.Draft7Validator(
+            {
+                "definitions": definitions,
+                "$ref": "#/definitions/" + schema["$ref"].rsplit("/", 1)[-1],
+            }
+        )
+        query = dict(params)
+        largest = sim.spec.operations[operation_id].page_size_max
+        if largest:
+            query.setdefault("page[size]", str(largest))
+        for page in walk(http, sim.url + path, query):
+            for error in validator.iter_errors(page):
+                failures.append(
+                    f"{operation_id} {list(error.absolute_path)}: {error.message[:200]}"
+                )
+    assert not failures, "\n".join(failures[:20])

@@ -17,6 +17,8 @@ class Relation:
     # False for relationships that have an endpoint but do not appear in the resource's
     # "relationships" object in the spec's response schema.
     exposed: bool = True
+    # Only shown by operations that can include it (the spec's response schema differs).
+    only_if_includable: bool = False
 
 
 # URL segment -> JSON:API type, for every collection the simulator knows by name.
@@ -63,7 +65,7 @@ RELATIONS: dict[str, dict[str, Relation]] = {
         "lists": R("list", True, "profiles"),
         "segments": R("segment", True, "profiles"),
         "push-tokens": R("push-token", True, "profile"),
-        "conversations": R("conversation", True),
+        "conversations": R("conversation", True, only_if_includable=True),
     },
     "event": {
         "profile": R("profile", False),

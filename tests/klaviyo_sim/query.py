@@ -363,6 +363,8 @@ class RenderContext:
     additional: dict[str, set[str]]
     fields: dict[str, list[str]]
     include: set[str]
+    # The operation's include enum: some relationships only appear where they can be included.
+    includable: frozenset[str] = frozenset()
 
 
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_.~-]+$")
@@ -405,6 +407,8 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
     relationships: dict[str, Any] = {}
     links = ctx.data.links_of(kind, rid)
     for name, rel in _EXPOSED.get(kind, ()):
+        if rel.only_if_includable and not (primary and name in ctx.includable):
+            continue
         entry: dict[str, Any] = {}
         targets = links.get(name) or {}
         if not rel.many and targets:

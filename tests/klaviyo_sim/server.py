@@ -460,7 +460,9 @@ class KlaviyoSimulator:
             # Archived campaigns and flows are only listed when asked for explicitly.
             conditions.append(Condition("equals", "archived", False, has_value=True))
 
-        ctx = q.RenderContext(self.data, "", additional, fields, include)
+        ctx = q.RenderContext(
+            self.data, "", additional, fields, include, frozenset(op.include or ())
+        )
         return conditions, sort_field, descending, size, ctx
 
     def _read(
@@ -565,9 +567,9 @@ class KlaviyoSimulator:
         else:
             data = [q.render(ctx, r) for r in page_rows]
         links: dict[str, Any] = {"self": self_link}
-        if op.paginated:
+        if next_link is not None:
+            # The spec's CollectionLinks has non-nullable next/prev: absent on the last page.
             links["next"] = next_link
-            links["prev"] = None
         document = {"data": data, "links": links}
         if ctx.include and op.kind != "relationship":
             document["included"] = q.included(ctx, page_rows)
