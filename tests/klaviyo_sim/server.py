@@ -298,6 +298,7 @@ class KlaviyoSimulator:
                 "not_authenticated",
                 "Authentication credentials were not provided.",
                 "Incorrect authentication credentials.",
+                {"pointer": "/data/"},
             )
         if not op.scopes <= scopes:
             raise ApiError(
@@ -305,6 +306,7 @@ class KlaviyoSimulator:
                 "permission_denied",
                 "You do not have permission to perform this action.",
                 "You do not have permission to perform this action.",
+                {"pointer": "/data/"},
             )
 
     def _check_revision(self, headers: Any) -> None:
