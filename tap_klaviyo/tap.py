@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import io
+import json
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from singer_sdk import Tap
@@ -66,6 +68,46 @@ def check_settings(config: dict[str, Any], known: set[str]) -> None:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" Did you mean `{close[0]}`?" if close else ""
             raise SettingsError(f"Unknown setting `{name}`.{hint}")
+
+
+def checked_file(handle: IO[str], kind: str, check: Any) -> IO[str]:
+    """Read a --state or --catalog file, reject it in one line if it is not ours."""
+    name = getattr(handle, "name", kind)
+    text = handle.read()
+    try:
+        content = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"The {kind} file {name} is not valid JSON: {exc}.") from None
+    check(content, name)
+    return io.StringIO(text)
+
+
+def check_state(state: Any, name: str) -> None:
+    if not isinstance(state, dict):
+        raise SettingsError(f"The state file {name} must hold a JSON object.")
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        raise SettingsError(f"The state file {name} has `bookmarks` that are not an object.")
+    ours = {stream.name for stream in STREAM_TYPES}
+    if bookmarks and not ours & set(bookmarks):
+        raise SettingsError(
+            f"The state file {name} is not from tap-klaviyo: it has bookmarks for "
+            f"{', '.join(sorted(bookmarks)[:5])}."
+        )
+
+
+def check_catalog(catalog: Any, name: str) -> None:
+    entries = catalog.get("streams") if isinstance(catalog, dict) else None
+    if not isinstance(entries, list):
+        raise SettingsError(f"The catalog file {name} has no `streams` list.")
+    ids = {e.get("tap_stream_id") or e.get("stream") for e in entries if isinstance(e, dict)}
+    ours = {stream.name for stream in STREAM_TYPES}
+    if not ours & ids:
+        found = ", ".join(sorted(str(i) for i in ids)[:5]) or "none"
+        raise SettingsError(
+            f"The catalog file {name} describes no tap-klaviyo stream (found: {found}); "
+            "run `tap-klaviyo --discover` to make one."
+        )
 
 
 class TapKlaviyo(Tap):
@@ -231,8 +273,23 @@ class TapKlaviyo(Tap):
             raise errors[0]
 
     @classmethod
+    def cb_config(cls, ctx: Any, param: Any, value: tuple[str, ...]) -> Any:
+        try:
+            return super().cb_config(ctx, param, value)
+        except FileNotFoundError as exc:
+            cls.logger.error("%s", exc)
+            ctx.exit(2)
+        except ValueError as exc:  # JSON decode errors are ValueErrors
+            names = ", ".join(v for v in value if v != "ENV")
+            cls.logger.error("The config file %s is not valid JSON: %s.", names, exc)
+            ctx.exit(2)
+
+    @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         try:
+            for name, check in (("state", check_state), ("catalog", check_catalog)):
+                if kwargs.get(name) is not None:
+                    kwargs[name] = checked_file(kwargs[name], name, check)
             super().invoke(*args, **kwargs)
         except SettingsError as exc:
             cls.logger.error("%s", exc)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import catalog_for, run_cli
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -25,6 +25,8 @@ def error_lines(stderr: str) -> list[str]:
         ({"revision": "v3"}, "`revision`"),
         ({"api_url": "a.klaviyo.com"}, "`api_url`"),
         ({"start_dat": "2024-01-01T00:00:00Z"}, "Did you mean `start_date`?"),
+        ({"max_workers": "eight"}, "config['max_workers']"),
+        ({"event_metric_ids": "abc"}, "config['event_metric_ids']"),
     ],
 )
 def test_bad_setting_fails_with_one_line_naming_it(
@@ -92,3 +94,47 @@ def test_parallel_streams_interleave_valid_singer_output(write_json: Any) -> Non
                 value = bookmark.get("replication_key_value")
                 if value is not None:
                     assert stream in newest and value <= newest[stream], (stream, value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "says"),
+    [
+        ("config", '{"api_key": ', "The config file {path} is not valid JSON"),
+        ("state", "{not json", "The state file {path} is not valid JSON"),
+        ("state", '{"bookmarks": {"orders": {}}}', "The state file {path} is not from tap-klaviyo"),
+        ("state", "[1, 2]", "The state file {path} must hold a JSON object"),
+        ("catalog", '{"streams": [{"tap_stream_id": "orders"}]}', "describes no tap-klaviyo"),
+        ("catalog", '{"items": []}', "The catalog file {path} has no `streams` list"),
+    ],
+)
+def test_bad_file_fails_with_one_line_naming_it(
+    sim: Any, tmp_path: Any, kind: str, content: str, says: str
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api_key": sim.api_key, "api_url": sim.url}))
+    bad = tmp_path / f"{kind}.json"
+    bad.write_text(content)
+    args = ["--config", str(bad if kind == "config" else config)]
+    if kind != "config":
+        args += [f"--{kind}", str(bad)]
+    result = run_cli(args)
+    assert result.returncode == 2, result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1, result.stderr
+    assert says.format(path=bad) in errors[0]
+    assert "Traceback" not in result.stderr
+    assert sim.requests == []
+
+
+def test_key_from_the_environment(sim: Any, write_json: Any) -> None:
+    config = write_json("config.json", {"api_url": sim.url})
+    catalog = write_json("catalog.json", catalog_for({"api_key": "x"}, ["tags"]))
+    result = run_cli(
+        ["--config", str(config), "--config", "ENV", "--catalog", str(catalog)],
+        env={"TAP_KLAVIYO_API_KEY": sim.api_key},
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"stream":"tags"' in result.stdout
+    auth = {r.headers.get("authorization") for r in sim.requests}
+    assert auth == {f"Klaviyo-API-Key {sim.api_key}"}
+    assert sim.api_key not in result.stderr
