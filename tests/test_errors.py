@@ -94,3 +94,20 @@ def test_failing_run_never_prints_the_key(sim: Any, write_json: Any) -> None:
     discover = run_cli(["--config", str(write_json("config.json", config)), "--discover"])
     for output in (about.stdout, about.stderr, discover.stdout, discover.stderr):
         assert key not in output
+
+
+def test_parent_deleted_before_its_children_are_read(
+    sim: Any, config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    lists = sim.data.get("list")
+    gone = next(g["id"] for g in lists if sim.data.members("list", g["id"]))
+    sim.faults.add(Fault(path_pattern=rf"^/api/lists/{gone}/profiles$", status=404, times=None))
+    with caplog.at_level(logging.WARNING):
+        run = run_tap(config, streams=["lists", "list_members"])
+    emitted = {(r["list_id"], r["profile_id"]) for r in run.records["list_members"]}
+    expected = {
+        (g["id"], p) for g in lists if g["id"] != gone for p in sim.data.members("list", g["id"])
+    }
+    assert emitted == expected
+    warnings = [r.getMessage() for r in caplog.records if "is gone (404)" in r.getMessage()]
+    assert len(warnings) == 1 and gone in warnings[0]

@@ -67,3 +67,29 @@ def test_additional_fields_are_requested_and_emitted(sim: Any, config: dict[str,
     sent = {r.query.get("additional-fields[profile]", [""])[0] for r in sim.requests}
     assert sent == {"subscriptions"}
     assert any(r.get("subscriptions") for r in run.records["profiles"])
+
+
+def test_future_dated_record_waits_and_never_moves_the_bookmark_past_now(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from tap_klaviyo.client import utc_iso
+
+    ahead = utc_iso(datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2))
+    future = dict(sim.data.get("profile")[0])
+    future["id"] = "from-a-bad-clock"
+    future["attributes"] = {**future["attributes"], "updated": ahead, "created": ahead}
+    sim.data.add("profile", future)
+    run = run_tap(config, streams=["profiles"])
+    assert "from-a-bad-clock" not in run.ids("profiles")
+    bookmark = run.state["bookmarks"]["profiles"]["replication_key_value"]
+    assert bookmark < ahead
+    assert bookmark <= utc_iso(datetime.now(timezone.utc))
+    # Once its time has come (here: an end_date past it), the next run reads it.
+    later = run_tap(
+        {**config, "end_date": utc_iso(datetime.now(timezone.utc) + timedelta(days=3))},
+        streams=["profiles"],
+        state=run.state,
+    )
+    assert "from-a-bad-clock" in later.ids("profiles")
