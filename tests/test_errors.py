@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tap_klaviyo.client import KlaviyoError
 from tests.conftest import run_cli, run_tap
-from tests.klaviyo_sim import Fault
+from tests.klaviyo_sim import Fault, KlaviyoSimulator, SimData
 
 
 def test_429_waits_exactly_retry_after(sim: Any, config: dict[str, Any]) -> None:
@@ -111,3 +112,38 @@ def test_parent_deleted_before_its_children_are_read(
     assert emitted == expected
     warnings = [r.getMessage() for r in caplog.records if "is gone (404)" in r.getMessage()]
     assert len(warnings) == 1 and gone in warnings[0]
+
+
+@pytest.fixture
+def many_profiles() -> Iterator[KlaviyoSimulator]:
+    """Enough profiles for several pages per query, so cursors are in play."""
+    simulator = KlaviyoSimulator(data=SimData.bulk(events=10, profiles=2500)).start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_rejected_cursor_restarts_the_stream_once_from_its_bookmark(
+    many_profiles: KlaviyoSimulator, workers: int
+) -> None:
+    sim = many_profiles
+    config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": workers}
+    sim.faults.add(Fault(path_pattern=r"^/api/profiles$", kind="stale_cursor", after=2, times=1))
+    run = run_tap(config, streams=["profiles"])
+    assert set(run.ids("profiles")) == set(sim.data.ids("profile"))
+    calls = sim.requests.snapshot()
+    rejected = [i for i, c in enumerate(calls) if c.status == 400]
+    assert len(rejected) == 1
+    # The restart is a fresh query (no cursor) from the last emitted record.
+    fresh = [c for c in calls[rejected[0] :] if "page[cursor]" not in c.query]
+    assert fresh and "greater-than(updated," in fresh[0].query["filter"][0]
+
+
+def test_cursor_rejected_twice_fails_clearly(many_profiles: KlaviyoSimulator) -> None:
+    sim = many_profiles
+    config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 1}
+    sim.faults.add(Fault(path_pattern=r"^/api/profiles$", kind="stale_cursor", times=None))
+    with pytest.raises(KlaviyoError, match=r"Klaviyo rejected GET /api/profiles .*page\[cursor\]"):
+        run_tap(config, streams=["profiles"])

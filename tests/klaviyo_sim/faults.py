@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-FAULT_KINDS = ("status", "reset", "timeout", "truncated", "invalid_json")
+FAULT_KINDS = ("status", "reset", "timeout", "truncated", "invalid_json", "stale_cursor")
 
 
 @dataclass
@@ -21,7 +21,8 @@ class Fault:
     kinds: ``status`` answers ``status`` with a JSON:API error body (and ``Retry-After`` when
     ``retry_after`` is set); ``reset`` drops the connection without a response; ``timeout``
     waits ``timeout_seconds`` before answering normally; ``truncated`` announces a longer
-    Content-Length than it sends and closes; ``invalid_json`` answers 200 with a cut-off body.
+    Content-Length than it sends and closes; ``invalid_json`` answers 200 with a cut-off body;
+    ``stale_cursor`` answers 400 on page[cursor] (only for requests that carry a cursor).
     """
 
     path_pattern: str
@@ -40,8 +41,15 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
         self._regex = re.compile(self.path_pattern)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.method is not None and self.method.upper() != method:
+            return False
+        # A stale cursor can only be one the client sent.
+        if (
+            self.kind == "stale_cursor"
+            and "page%5Bcursor%5D=" not in query
+            and ("page[cursor]=" not in query)
+        ):
             return False
         return self._regex.search(path) is not None
 
@@ -79,12 +87,12 @@ class Faults:
         with self._lock:
             return len(self._faults)
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, query: str = "") -> Fault | None:
         """Count the request against every matching rule and return the one that fires."""
         with self._lock:
             chosen: Fault | None = None
             for fault in self._faults:
-                if fault.exhausted or not fault.matches(method, path):
+                if fault.exhausted or not fault.matches(method, path, query):
                     continue
                 fault.seen += 1
                 if chosen is None and fault.seen > fault.after:

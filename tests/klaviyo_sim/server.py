@@ -675,7 +675,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
         try:
-            fault = sim.faults.take(self.command, path.rstrip("/") or "/")
+            fault = sim.faults.take(self.command, path.rstrip("/") or "/", raw_query)
+            if fault is not None and fault.kind == "stale_cursor":
+                sim.sleep(sim.latency)
+                log(400, sim.operation_id(self.command, raw_path))
+                error = _invalid("The page cursor is invalid or has expired.", "page[cursor]")
+                self._send(400, dumps(error.body()), {})
+                return
             if fault is not None and fault.kind in ("status", "reset"):
                 sim.sleep(sim.latency)
                 operation_id = sim.operation_id(self.command, raw_path)
