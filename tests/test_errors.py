@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,16 @@ def test_429_waits_exactly_retry_after(sim: Any, config: dict[str, Any]) -> None
     calls = [r for r in sim.requests if r.path == "/api/tags"]
     assert [c.status for c in calls[:2]] == [429, 200]
     assert calls[1].time - calls[0].time >= 2.0
+
+
+def test_429_storm_each_wait_is_the_full_retry_after(sim: Any, config: dict[str, Any]) -> None:
+    sim.faults.add(Fault(path_pattern=r"^/api/metrics$", status=429, retry_after=1, times=3))
+    run = run_tap(config, streams=["metrics"])
+    assert sorted(run.ids("metrics")) == sorted(sim.data.ids("metric"))
+    calls = [r for r in sim.requests if r.path == "/api/metrics"]
+    assert [c.status for c in calls] == [429, 429, 429, 200]
+    gaps = [b.time - a.time for a, b in itertools.pairwise(calls)]
+    assert all(gap >= 1.0 for gap in gaps), gaps
 
 
 def test_429_longer_than_the_limit_stops_the_run(sim: Any, config: dict[str, Any]) -> None:
