@@ -198,6 +198,7 @@ class KlaviyoStream(RESTStream):
         self._forbidden = False
         self._resume_from_progress = False
         self._warned_unknown = False
+        self._pending_version: int | None = None
 
     @property
     def url_base(self) -> str:
@@ -604,11 +605,19 @@ class KlaviyoStream(RESTStream):
             for child in children:
                 child.prefetch(child_context)
 
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        # The SDK announces the new version before the first record, and targets
+        # drop older rows at once: a run failing mid-stream would leave the table
+        # empty. Held back here, it goes out once every record has been written.
+        self._pending_version = full_table_version
+
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
-        for pool in (self.__dict__.get("_prefetched"),):
-            if pool is not None:
-                pool.close()
-                del self.__dict__["_prefetched"]
+        pool = self.__dict__.pop("_prefetched", None)
+        if pool is not None:
+            pool.close()
+        if self._pending_version is not None:
+            version, self._pending_version = self._pending_version, None
+            super()._write_activate_version_message(version)
         super().finalize_state_progress_markers(state)
 
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:

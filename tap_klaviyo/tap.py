@@ -178,6 +178,14 @@ class TapKlaviyo(Tap):
             "same time. Klaviyo's quotas are per endpoint, so they do not compete.",
         ),
         th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=False,
+            title="Emit ACTIVATE_VERSION",
+            description="For full-table streams, send ACTIVATE_VERSION after the last record "
+            "so targets can drop rows Klaviyo no longer returns (deleted records).",
+        ),
+        th.Property(
             "max_retry_after_seconds",
             th.IntegerType,
             default=600,

@@ -14,3 +14,40 @@ def test_templates_incremental_and_tags_full(sim: Any, config: dict[str, Any]) -
     assert run.state["bookmarks"]["templates"]["replication_key_value"] == max(
         t["attributes"]["updated"] for t in sim.data.get("template")
     )
+
+
+def test_activate_version_follows_the_records_of_a_full_table_stream(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    run = run_tap({**config, "emit_activate_version_messages": True}, streams=["tags"])
+    kinds = [m["type"] for m in run.messages if m.get("stream") == "tags"]
+    assert kinds[0] == "SCHEMA" and kinds[-1] == "ACTIVATE_VERSION"
+    assert kinds.count("ACTIVATE_VERSION") == 1
+    version = next(m["version"] for m in run.messages if m["type"] == "ACTIVATE_VERSION")
+    records = [m for m in run.messages if m["type"] == "RECORD"]
+    assert records and all(m["version"] == version for m in records)
+
+
+def test_failed_full_table_stream_sends_no_activate_version(
+    sim: Any, config: dict[str, Any], fast_retries: None
+) -> None:
+    from tests.conftest import run_tap_until_failure
+    from tests.klaviyo_sim import Fault
+
+    for number in range(60):
+        sim.data.add(
+            "tag",
+            {
+                "type": "tag",
+                "id": f"extra-tag-{number:02d}",
+                "attributes": {"name": f"extra {number}"},
+            },
+        )
+    sim.faults.add(Fault(path_pattern=r"^/api/tags$", status=503, after=1, times=None))
+    # Two pages of tags: the first arrives, the second never does.
+    run, error = run_tap_until_failure(
+        {**config, "emit_activate_version_messages": True}, streams=["tags"]
+    )
+    assert error is not None
+    assert run.records["tags"], "the first page was written"
+    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
