@@ -130,6 +130,23 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def bulk_sim() -> Iterator[Any]:
+    """Start simulators with many generated records: ``bulk_sim(events=.., profiles=..)``."""
+    from tests.klaviyo_sim import KlaviyoSimulator, SimData
+
+    started: list[Any] = []
+
+    def start(**sizes: int) -> Any:
+        simulator = KlaviyoSimulator(data=SimData.bulk(**sizes)).start()
+        started.append(simulator)
+        return simulator
+
+    yield start
+    for simulator in started:
+        simulator.stop()
+
+
+@pytest.fixture
 def config(sim: Any) -> dict[str, Any]:
     return {"api_key": sim.api_key, "api_url": sim.url}
 

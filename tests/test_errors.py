@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tap_klaviyo.client import KlaviyoError
 from tests.conftest import run_cli, run_tap
-from tests.klaviyo_sim import Fault, KlaviyoSimulator, SimData
+from tests.klaviyo_sim import Fault
 
 
 def test_429_waits_exactly_retry_after(sim: Any, config: dict[str, Any]) -> None:
@@ -125,21 +124,12 @@ def test_parent_deleted_before_its_children_are_read(
     assert len(warnings) == 1 and gone in warnings[0]
 
 
-@pytest.fixture
-def many_profiles() -> Iterator[KlaviyoSimulator]:
-    """Enough profiles for several pages per query, so cursors are in play."""
-    simulator = KlaviyoSimulator(data=SimData.bulk(events=10, profiles=2500)).start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
-
-
 @pytest.mark.parametrize("workers", [1, 4])
 def test_rejected_cursor_restarts_the_stream_once_from_its_bookmark(
-    many_profiles: KlaviyoSimulator, workers: int
+    bulk_sim: Any, workers: int
 ) -> None:
-    sim = many_profiles
+    # Enough profiles for several pages per query, so cursors are in play.
+    sim = bulk_sim(events=10, profiles=2500)
     config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": workers}
     sim.faults.add(Fault(path_pattern=r"^/api/profiles$", kind="stale_cursor", after=2, times=1))
     run = run_tap(config, streams=["profiles"])
@@ -152,8 +142,8 @@ def test_rejected_cursor_restarts_the_stream_once_from_its_bookmark(
     assert fresh and "greater-than(updated," in fresh[0].query["filter"][0]
 
 
-def test_cursor_rejected_twice_fails_clearly(many_profiles: KlaviyoSimulator) -> None:
-    sim = many_profiles
+def test_cursor_rejected_twice_fails_clearly(bulk_sim: Any) -> None:
+    sim = bulk_sim(events=10, profiles=2500)
     config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 1}
     sim.faults.add(Fault(path_pattern=r"^/api/profiles$", kind="stale_cursor", times=None))
     with pytest.raises(KlaviyoError, match=r"Klaviyo rejected GET /api/profiles .*page\[cursor\]"):

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tap_klaviyo.client import KlaviyoError, KlaviyoStream
 from tests.conftest import run_tap, run_tap_until_failure
-from tests.klaviyo_sim import Fault, KlaviyoSimulator, SimData
-
-
-@pytest.fixture
-def busy_sim() -> Iterator[KlaviyoSimulator]:
-    """Enough events for several pages, so an outage can land mid-stream."""
-    simulator = KlaviyoSimulator(data=SimData.bulk(events=4500, profiles=300)).start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
+from tests.klaviyo_sim import Fault
 
 
 @pytest.mark.usefixtures("fast_retries")
 @pytest.mark.parametrize("workers", [1, 4])
 def test_outage_then_resume_loses_nothing(
-    busy_sim: KlaviyoSimulator, monkeypatch: pytest.MonkeyPatch, workers: int
+    bulk_sim: Any, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    sim = busy_sim
+    # Enough events for several pages, so the outage lands mid-stream.
+    sim = bulk_sim(events=4500, profiles=300)
     monkeypatch.setattr(KlaviyoStream, "STATE_MSG_FREQUENCY", 100)
     config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": workers}
     outage = sim.faults.add(Fault(path_pattern=r"^/api/events$", status=503, after=3, times=None))
