@@ -527,13 +527,13 @@ class KlaviyoStream(RESTStream):
         planner = WindowPlanner(
             boundary, end, target_records=self.window_target_records, density=len(first) / spread
         )
-        pool = FeedPool(self.max_workers, name=f"{self.name}-window")
+        pool = FeedPool(self.max_workers, max_pages=2, name=f"{self.name}-window")
         in_flight: list[int] = []
         counter = 0
 
         def submit_more() -> None:
             nonlocal counter
-            while planner.has_more() and len(in_flight) < 2 * self.max_workers:
+            while planner.has_more() and len(in_flight) <= self.max_workers:
                 low, high = planner.next_window()
                 prepared = self.first_request(context, low, high)
                 pool.submit(counter, self._producer(prepared, low, high, context, planner))
