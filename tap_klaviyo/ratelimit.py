@@ -79,9 +79,23 @@ class RateLimiter:
 class RateLimiterRegistry:
     """One limiter per (account, endpoint) in this process, shared by all streams."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self._lock = threading.Lock()
+        # Limiters made from now on use these: tests swap in a virtual clock whose
+        # sleep only moves time forward, so minutes of quota pass in milliseconds.
+        self.clock = clock
+        self.sleep = sleep
+
+    def reset(self) -> None:
+        """Forget every limiter (tests start from empty windows)."""
+        with self._lock:
+            self._limiters.clear()
 
     def get(
         self,
@@ -93,7 +107,9 @@ class RateLimiterRegistry:
         key = (account, endpoint)
         with self._lock:
             if key not in self._limiters:
-                self._limiters[key] = RateLimiter(burst_per_second, steady_per_minute)
+                self._limiters[key] = RateLimiter(
+                    burst_per_second, steady_per_minute, clock=self.clock, sleep=self.sleep
+                )
             return self._limiters[key]
 
 

@@ -55,13 +55,21 @@ class TapRun:
 
 
 def catalog_for(config: dict[str, Any], streams: list[str] | None) -> dict[str, Any]:
-    """The discovered catalog with only ``streams`` selected (all when None)."""
+    """The discovered catalog with only ``streams`` selected.
+
+    None selects what a catalog without choices would: every stream that is
+    selected by default (report streams, which spend a daily quota, are not).
+    """
     catalog = TapKlaviyo(config=config, validate_config=False).catalog_dict
     for entry in catalog["streams"]:
-        selected = streams is None or entry["tap_stream_id"] in streams
         for metadata in entry["metadata"]:
             if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = selected
+                fields = metadata["metadata"]
+                if streams is None:
+                    selected = fields.get("selected-by-default", True)
+                else:
+                    selected = entry["tap_stream_id"] in streams
+                fields["selected"] = selected
     return catalog
 
 
