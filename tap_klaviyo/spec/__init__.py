@@ -89,3 +89,13 @@ def operation_for(method: str, path: str) -> Operation:
         if op.method == method.upper() and template(op.path) == wanted:
             return op
     raise KeyError(f"no {method} {path} operation in the Klaviyo spec extract")
+
+
+def request_body(operation_id: str) -> dict[str, Any]:
+    """What the body of a reporting POST may hold (see scripts/extract_spec.py):
+    ``type``, ``required``, ``attributes`` (type, enum, default per attribute) and
+    ``rules`` (group-by defaults, interval and timeframe limits, filter operators)."""
+    body = _extract()["operations"][operation_id].get("request_body")
+    if body is None:
+        raise KeyError(f"{operation_id} has no request body in the spec extract")
+    return body
