@@ -23,9 +23,12 @@ class Decision:
 
 
 def limits_for(
-    op: Operation, params: dict[str, str], scale: float
+    op: Operation, params: dict[str, str], scale: float, daily: int | None = None
 ) -> tuple[str, list[tuple[str, int, float]]]:
-    """The bucket key and (window name, limit, seconds) list for a request."""
+    """The bucket key and (window name, limit, seconds) list for a request.
+
+    ``daily`` replaces the spec's daily quota (tests use a small one); it is not scaled.
+    """
     key = op.operation_id
     burst, steady, daily = op.burst, op.steady, op.daily
     for cond in op.conditional:
@@ -40,7 +43,9 @@ def limits_for(
         ("steady", steady, STEADY_WINDOW),
         ("daily", daily, DAILY_WINDOW),
     ):
-        if limit:
+        if name == "daily" and limit and daily is not None:
+            windows.append((name, max(1, daily), seconds))
+        elif limit:
             windows.append((name, max(1, int(limit * scale)), seconds))
     return key, windows
 

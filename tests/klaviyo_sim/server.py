@@ -11,7 +11,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +25,14 @@ from .faults import Fault, Faults
 from .filters import Condition, FilterError, parse_filter, validate
 from .model import relation, type_for_collection
 from .ratelimit import RateLimiter, limits_for
+from .reports import (
+    REPORTS,
+    BodyError,
+    ReportEngine,
+    body_hash,
+    decode_offset,
+    encode_offset,
+)
 from .spec import Operation, Spec, load_spec
 
 try:
@@ -165,11 +173,21 @@ class KlaviyoSimulator:
         latency: float = 0.0,
         data: SimData | None = None,
         spec: Spec | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        daily_quota: int | None = None,
+        report_page_size: int = 500,
     ) -> None:
         self.seed = seed
         self.rate_limits = rate_limits
         self.rate_limit_scale = rate_limit_scale
         self.latency = latency
+        # Rate-limit windows and RequestLog.time read this clock (tests share a virtual one
+        # with the tap so that minutes of quota pass at once).
+        self.clock = clock
+        # Replaces the spec's daily quota of the reporting endpoints (225) when set.
+        self.daily_quota = daily_quota
+        # Results per page of the reporting endpoints that paginate with page_cursor.
+        self.report_page_size = report_page_size
         self.spec = spec or load_spec()
         self.data = data if data is not None else SimData.default(seed)
         digest = hashlib.sha256(f"klaviyo-sim-key-{seed}".encode()).hexdigest()
@@ -257,13 +275,17 @@ class KlaviyoSimulator:
                 return op.operation_id
         return None
 
-    def dispatch(self, method: str, raw_path: str, raw_query: str, headers: Any) -> Response:
+    def dispatch(
+        self, method: str, raw_path: str, raw_query: str, headers: Any, body: bytes = b""
+    ) -> Response:
         try:
-            return self._dispatch(method, raw_path, raw_query, headers)
+            return self._dispatch(method, raw_path, raw_query, headers, body)
         except ApiError as err:
             return Response(err.status, dumps(err.body()), dict(err.headers), err.operation_id)
 
-    def _dispatch(self, method: str, raw_path: str, raw_query: str, headers: Any) -> Response:
+    def _dispatch(
+        self, method: str, raw_path: str, raw_query: str, headers: Any, body: bytes
+    ) -> Response:
         path = unquote(raw_path)
         matches = self.spec.match(raw_path)
         if not matches:
@@ -282,7 +304,7 @@ class KlaviyoSimulator:
             )
         path_params = {k: unquote(v) for k, v in path_params.items()}
         try:
-            return self._operate(op, path_params, raw_path, raw_query, headers)
+            return self._operate(op, path_params, raw_path, raw_query, headers, body)
         except ApiError as err:
             err.operation_id = op.operation_id
             raise
@@ -344,6 +366,7 @@ class KlaviyoSimulator:
         raw_path: str,
         raw_query: str,
         headers: Any,
+        body: bytes = b"",
     ) -> Response:
         self._authorize(op, headers)
         self._check_revision(headers)
@@ -353,8 +376,10 @@ class KlaviyoSimulator:
                 raise _invalid(f"Query parameter '{name}' was given more than once.", name)
         params = {name: values[0] for name, values in raw_params.items()}
 
-        key, windows = limits_for(op, params, self.rate_limit_scale if self.rate_limits else 1.0)
-        decision = self.limiter.hit(key, windows, time.monotonic(), self.rate_limits)
+        key, windows = limits_for(
+            op, params, self.rate_limit_scale if self.rate_limits else 1.0, self.daily_quota
+        )
+        decision = self.limiter.hit(key, windows, self.clock(), self.rate_limits)
         if not decision.allowed:
             seconds = decision.retry_after
             unit = "second" if seconds == 1 else "seconds"
@@ -372,6 +397,13 @@ class KlaviyoSimulator:
                 "RateLimit-Remaining": str(decision.remaining),
                 "RateLimit-Reset": str(decision.reset),
             }
+        if op.method == "POST" and (
+            op.operation_id in REPORTS or op.operation_id == "query_metric_aggregates"
+        ):
+            with self.data.lock:
+                document = self._post(op, params, raw_path, raw_query, headers, body)
+                payload = dumps(document)
+            return Response(200, payload, rate_headers, op.operation_id)
         if op.method != "GET":
             raise ApiError(
                 501,
@@ -383,6 +415,153 @@ class KlaviyoSimulator:
             document = self._read(op, path_params, params, raw_path, raw_query)
             body = dumps(document)
         return Response(200, body, rate_headers, op.operation_id)
+
+    # -- reporting POSTs --------------------------------------------------------------------
+
+    def _post(
+        self,
+        op: Operation,
+        params: dict[str, str],
+        raw_path: str,
+        raw_query: str,
+        headers: Any,
+        body: bytes,
+    ) -> dict[str, Any]:
+        for name in params:
+            if name not in op.query_params:
+                raise _invalid(f"'{name}' is not a valid query parameter for this endpoint.", name)
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type not in ("application/json", "application/vnd.api+json"):
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "Unsupported media type.",
+                f'Unsupported media type "{content_type}" in request.',
+            )
+        engine = ReportEngine(self.data, self._cursors)
+        self_link = f"{self.url}{raw_path}" + (f"?{raw_query}" if raw_query else "")
+        try:
+            attributes = engine.parse_body(op, body)
+            if op.operation_id == "query_metric_aggregates":
+                return self._metric_aggregate(engine, op, attributes, raw_path, self_link)
+            return self._report(engine, op, attributes, params, raw_path, raw_query, self_link)
+        except BodyError as err:
+            source = {"pointer": err.pointer} if err.pointer else {"parameter": err.parameter}
+            raise ApiError(400, "invalid", "Invalid input.", err.detail, source) from None
+
+    def _report(
+        self,
+        engine: ReportEngine,
+        op: Operation,
+        attributes: dict[str, Any],
+        params: dict[str, str],
+        raw_path: str,
+        raw_query: str,
+        self_link: str,
+    ) -> dict[str, Any]:
+        query = engine.parse_report(op, attributes)
+        results, date_times = engine.results(query)
+        qhash = body_hash(op.operation_id, attributes)
+        links: dict[str, Any] = {"self": self_link}
+        if op.paginated:
+            size = max(1, self.report_page_size)
+            cursor = params.get(op.cursor_param or "")
+            offset = (
+                decode_offset(self._cursors, qhash, cursor, parameter=op.cursor_param)
+                if cursor is not None
+                else 0
+            )
+            page = results[offset : offset + size]
+            links["next"] = (
+                self._next_link(
+                    raw_path, raw_query, op, encode_offset(self._cursors, qhash, offset + size)
+                )
+                if offset + size < len(results)
+                else None
+            )
+            links["prev"] = (
+                self._next_link(
+                    raw_path,
+                    raw_query,
+                    op,
+                    encode_offset(self._cursors, qhash, max(0, offset - size)),
+                )
+                if offset > 0
+                else None
+            )
+        else:
+            page = results
+        report: dict[str, Any] = {"results": page}
+        if date_times is not None:
+            report["date_times"] = date_times
+        data: dict[str, Any] = {
+            "type": op.resource_type,
+            "id": qhash,
+            "attributes": report,
+        }
+        related = {
+            "campaign": (("campaigns", "campaign", "campaign_id"),),
+            "flow": (
+                ("flows", "flow", "flow_id"),
+                ("flow-messages", "flow-message", "flow_message_id"),
+            ),
+        }.get(query.family, ())
+        if related:
+            data["relationships"] = {
+                name: {
+                    "data": [
+                        {"type": kind, "id": rid}
+                        for rid in dict.fromkeys(
+                            r["groupings"].get(key) for r in page if r["groupings"].get(key)
+                        )
+                    ]
+                }
+                for name, kind, key in related
+            }
+        return {"data": data, "links": links}
+
+    def _metric_aggregate(
+        self,
+        engine: ReportEngine,
+        op: Operation,
+        attributes: dict[str, Any],
+        raw_path: str,
+        self_link: str,
+    ) -> dict[str, Any]:
+        query, rows, size = engine.metric_aggregate(op, attributes)
+        qhash = body_hash(op.operation_id, attributes)
+        offset = 0
+        if attributes.get("page_cursor") is not None:
+            offset = decode_offset(
+                self._cursors,
+                qhash,
+                attributes["page_cursor"],
+                pointer="/data/attributes/page_cursor",
+            )
+        page = rows[offset : offset + size]
+
+        def link(position: int) -> str:
+            # The spec reads the cursor from the body; responses carry it in links.next.
+            return (
+                f"{self.url}{raw_path}?page_cursor={encode_offset(self._cursors, qhash, position)}"
+            )
+
+        return {
+            "data": {
+                "type": "metric-aggregate",
+                "id": qhash,
+                "attributes": {
+                    "dates": [d.isoformat() for d in engine.aggregate_dates(query)],
+                    "data": page,
+                },
+                "links": {"self": self_link},
+            },
+            "links": {
+                "self": self_link,
+                "next": link(offset + size) if offset + size < len(rows) else None,
+                "prev": link(max(0, offset - size)) if offset > 0 else None,
+            },
+        }
 
     # -- GET semantics ----------------------------------------------------------------------
 
@@ -652,12 +831,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         sim = self.sim
-        arrived = time.monotonic()
+        arrived = sim.clock()
         raw_path, _, raw_query = self.path.partition("?")
         path = unquote(raw_path)
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
 
         def log(status: int, operation_id: str | None) -> None:
             # Recorded before the response is written, so a client that has its answer
@@ -697,7 +875,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault is not None and fault.kind == "timeout":
                 sim.sleep(fault.timeout_seconds)
-            response = sim.dispatch(self.command, raw_path, raw_query, self.headers)
+            response = sim.dispatch(self.command, raw_path, raw_query, self.headers, body)
             sim.sleep(sim.latency)
             if fault is not None and fault.kind == "truncated":
                 log(response.status, response.operation_id)

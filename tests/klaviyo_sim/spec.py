@@ -67,6 +67,8 @@ class Operation:
     kind: str = field(default="collection")
     collection: str = ""
     relation: str | None = None
+    # Reporting POSTs: what their JSON body may hold (see scripts/extract_spec.py).
+    request_body: dict[str, Any] | None = None
 
     @property
     def paginated(self) -> bool:
@@ -134,6 +136,7 @@ def _operation(operation_id: str, raw: dict[str, Any]) -> Operation:
         kind=kind,
         collection=collection,
         relation=relation,
+        request_body=raw.get("request_body"),
     )
 
 
