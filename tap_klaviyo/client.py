@@ -277,13 +277,24 @@ class KlaviyoStream(RESTStream):
             params["sort"] = self.replication_key
         if self.operation.page_size_max:
             params["page[size]"] = self.operation.page_size_max
-        if self.include:
-            params["include"] = ",".join(self.include)
+        if self.includes:
+            params["include"] = ",".join(self.includes)
         return params
 
     def static_params(self) -> dict[str, str]:
         """Query parameters every request of the stream carries, e.g. additional-fields."""
         return {}
+
+    @cached_property
+    def includes(self) -> tuple[str, ...]:
+        """Relationships asked for with ``include``: the stream's own, and those that a
+        selected pair table (a RelatedIdsStream child) reads off this stream's records."""
+        wanted = [
+            child.relationship
+            for child in self.child_streams
+            if isinstance(child, RelatedIdsStream) and child.selected
+        ]
+        return tuple(dict.fromkeys((*self.include, *wanted)))
 
     def saved_bookmark(self, context: Context | None) -> str | None:
         """The bookmark this run started from, read without touching the state."""
@@ -760,8 +771,8 @@ class KlaviyoStream(RESTStream):
                     f"Stream '{self.name}': response from {urlsplit(response.url).path} "
                     f"holds a {type(resource).__name__} where a resource belongs"
                 )
-            if self.include and self.child_key:
-                self._related[resource.get("id")] = related_ids(resource, self.include)
+            if self.includes and self.child_key:
+                self._related[resource.get("id")] = related_ids(resource, self.includes)
             yield flatten_resource(resource, self.id_field)
 
     # ---- output ---------------------------------------------------------
@@ -781,6 +792,9 @@ class KlaviyoStream(RESTStream):
     @cached_property
     def _known_properties(self) -> frozenset[str]:
         return frozenset(self.schema.get("properties", {}))
+
+    def _write_state_message(self) -> None:
+        write_state_snapshot(self)
 
     def _write_record_message(self, record: dict) -> None:
         if not self._lean_output:
@@ -860,6 +874,14 @@ class KlaviyoChildStream(KlaviyoStream):
         # A child is read for some parents only; a version switch would wipe the rest.
         return False
 
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        yield from super().get_records(context)
+        if self.replication_key and self.selected:
+            # The SDK settles a parent's bookmark only when the context is exactly the
+            # state partition; a child's context also carries grandparent and related
+            # ids, so the bookmark is settled here, once every record has been written.
+            self.state_manager.finalize_state(self.get_context_state(context))
+
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         properties = self.schema.get("properties", {})
         for key, value in (context or {}).items():
@@ -870,11 +892,17 @@ class KlaviyoChildStream(KlaviyoStream):
 
 class RelatedIdsStream(Stream):
     """Pairs of (parent id, related id) taken from the parent's included relationship,
-    so the join table costs no request of its own."""
+    so the join table costs no request of its own.
+
+    Tagging a list, segment, campaign or flow does not move its `updated`, so while
+    a pair table is selected its parent is read in full (the SDK says so in its log):
+    every run then emits every parent's current pairs.
+    """
 
     schema = StreamSchema(SchemaDirectory(schemas))
     parent_key: ClassVar[str]
     relationship: ClassVar[str]
+    ignore_parent_replication_key = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -893,6 +921,25 @@ class RelatedIdsStream(Stream):
         context = context or {}
         for related in context.get(f"{snake(self.relationship)}_ids", []):
             yield {self.parent_key: context[self.parent_key], self.related_key(): related}
+
+    def _write_state_message(self) -> None:
+        write_state_snapshot(self)
+
+
+def write_state_snapshot(stream: Stream) -> None:
+    """Write a STATE message from a snapshot of the tap's state.
+
+    Streams run on several threads and each changes its own part of the state while
+    another writes a STATE. The SDK copies the state with ``copy.deepcopy``, which can
+    meet a dict that another thread is growing. msgspec copies it in one call that
+    keeps the GIL, so the snapshot is consistent.
+    """
+    if stream.state_manager.is_flushed:
+        return
+    _ = stream.stream_state  # the stream's entry exists before the snapshot
+    snapshot = _decoder.decode(msgspec.json.encode(stream.tap_state))
+    stream._tap.state_writer.write_state(snapshot)
+    stream.state_manager.is_flushed = True
 
 
 def _is_canonical(value: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tap_klaviyo import client
+from tap_klaviyo.ratelimit import LIMITERS
 from tap_klaviyo.tap import TapKlaviyo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +96,9 @@ def run_tap_until_failure(
     """Run the tap; return what it wrote before it stopped, and why it stopped."""
     out = io.StringIO()
     error = None
+    # A run is a fresh process in production: its rate limiters start with empty
+    # windows (endpoints such as metric-properties allow only 15 requests a minute).
+    LIMITERS.reset()
     tap = TapKlaviyo(config=config, state=state, catalog=catalog_for(config, streams))
     with redirect_stdout(out):
         try:

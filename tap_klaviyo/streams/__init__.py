@@ -2,34 +2,78 @@
 
 from __future__ import annotations
 
+from tap_klaviyo.streams.account import AccountsStream, WebhooksStream
 from tap_klaviyo.streams.campaigns import (
     CampaignMessagesStream,
     CampaignsStream,
     CampaignTagsStream,
 )
-from tap_klaviyo.streams.events import EventsStream, MetricsStream
-from tap_klaviyo.streams.flows import FlowsStream
+from tap_klaviyo.streams.catalogs import (
+    CatalogCategoriesStream,
+    CatalogItemCategoriesStream,
+    CatalogItemsStream,
+    CatalogVariantsStream,
+)
+from tap_klaviyo.streams.coupons import CouponCodesStream, CouponsStream
+from tap_klaviyo.streams.events import EventsStream, MetricPropertiesStream, MetricsStream
+from tap_klaviyo.streams.flows import (
+    FlowActionsStream,
+    FlowMessagesStream,
+    FlowsStream,
+    FlowTagsStream,
+)
+from tap_klaviyo.streams.forms import FormsStream, FormVersionsStream
 from tap_klaviyo.streams.lists import (
     ListMembersStream,
     ListsStream,
+    ListTagsStream,
     SegmentMembersStream,
     SegmentsStream,
+    SegmentTagsStream,
 )
-from tap_klaviyo.streams.profiles import ProfilesStream
-from tap_klaviyo.streams.templates import TagsStream, TemplatesStream
+from tap_klaviyo.streams.profiles import ProfilesStream, PushTokensStream
+from tap_klaviyo.streams.reviews import ReviewsStream
+from tap_klaviyo.streams.templates import (
+    ImagesStream,
+    TagGroupsStream,
+    TagsStream,
+    TemplatesStream,
+    TemplateUniversalContentStream,
+)
 
 STREAM_TYPES = [
     ProfilesStream,
+    PushTokensStream,
     EventsStream,
     MetricsStream,
+    MetricPropertiesStream,
     ListsStream,
     ListMembersStream,
+    ListTagsStream,
     SegmentsStream,
     SegmentMembersStream,
+    SegmentTagsStream,
     CampaignsStream,
     CampaignMessagesStream,
     CampaignTagsStream,
     FlowsStream,
+    FlowActionsStream,
+    FlowMessagesStream,
+    FlowTagsStream,
     TemplatesStream,
+    TemplateUniversalContentStream,
+    ImagesStream,
     TagsStream,
+    TagGroupsStream,
+    CouponsStream,
+    CouponCodesStream,
+    CatalogItemsStream,
+    CatalogVariantsStream,
+    CatalogCategoriesStream,
+    CatalogItemCategoriesStream,
+    FormsStream,
+    FormVersionsStream,
+    ReviewsStream,
+    AccountsStream,
+    WebhooksStream,
 ]

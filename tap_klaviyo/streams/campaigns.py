@@ -19,7 +19,6 @@ class CampaignsStream(KlaviyoStream):
         for archived in (False, True)
     ]
     context_filters = {"channel": "messages.channel", "archived": "archived"}
-    include = ("tags",)
 
 
 class CampaignMessagesStream(KlaviyoChildStream):

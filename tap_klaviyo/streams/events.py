@@ -1,11 +1,11 @@
-"""Events and the metrics they belong to."""
+"""Events, the metrics they belong to and the metrics' properties."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from tap_klaviyo.client import KlaviyoStream
+from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
 
 DEFAULT_EVENTS_LOOKBACK_DAYS = 3
 
@@ -32,3 +32,11 @@ class EventsStream(KlaviyoStream):
 class MetricsStream(KlaviyoStream):
     name = "metrics"
     path = "/api/metrics"
+    child_key = "metric_id"
+
+
+class MetricPropertiesStream(KlaviyoChildStream):
+    name = "metric_properties"
+    path = "/api/metrics/{metric_id}/metric-properties"
+    parent_stream_type = MetricsStream
+    parent_key = "metric_id"

@@ -1,8 +1,8 @@
-"""Lists, segments and their members."""
+"""Lists, segments, their members and their tags."""
 
 from __future__ import annotations
 
-from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
+from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream, RelatedIdsStream
 
 
 class ListsStream(KlaviyoStream):
@@ -40,3 +40,17 @@ class SegmentMembersStream(KlaviyoChildStream):
     id_field = "profile_id"
     replication_key = "joined_group_at"
     ignore_parent_replication_key = True
+
+
+class ListTagsStream(RelatedIdsStream):
+    name = "list_tags"
+    parent_stream_type = ListsStream
+    parent_key = "list_id"
+    relationship = "tags"
+
+
+class SegmentTagsStream(RelatedIdsStream):
+    name = "segment_tags"
+    parent_stream_type = SegmentsStream
+    parent_key = "segment_id"
+    relationship = "tags"

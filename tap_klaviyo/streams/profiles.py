@@ -1,4 +1,4 @@
-"""Profiles."""
+"""Profiles and their push tokens."""
 
 from __future__ import annotations
 
@@ -14,3 +14,8 @@ class ProfilesStream(KlaviyoStream):
     def static_params(self) -> dict[str, str]:
         extra = self.config.get("profiles_additional_fields") or []
         return {"additional-fields[profile]": ",".join(extra)} if extra else {}
+
+
+class PushTokensStream(KlaviyoStream):
+    name = "push_tokens"
+    path = "/api/push-tokens"
