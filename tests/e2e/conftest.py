@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from embedded_pg import EmbeddedPostgres  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-MELTANO_TIMEOUT = 600
+MELTANO_TIMEOUT = 300
 
 
 def _tool(name: str) -> str:
@@ -108,15 +109,27 @@ class Meltano:
         timeout: float = MELTANO_TIMEOUT,
     ) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
-        result = subprocess.run(
+        # A session of its own, so a timeout ends Meltano *and* the tap/target it started.
+        proc = subprocess.Popen(
             [self.executable, *args],
             cwd=ROOT,
             env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
         )
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+            raise AssertionError(
+                f"`meltano {' '.join(args)}` still running after {timeout:.0f}s; killed.\n"
+                f"--- stderr (last 4000 chars) ---\n{stderr[-4000:]}"
+            ) from None
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
         self.calls.append((list(args), time.monotonic() - started))
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join(args))[:80]
         (self.log_dir / f"{len(self.calls):02d}-{name}.log").write_text(
@@ -138,7 +151,7 @@ class Meltano:
 
 
 @pytest.fixture(scope="session")
-def meltano(e2e_tmp: Path, postgres: EmbeddedPostgres) -> Meltano:
+def meltano(e2e_tmp: Path, postgres: EmbeddedPostgres) -> Iterator[Meltano]:
     """`meltano install` once per session; the plugin venvs in .meltano/ are reused."""
     executable = _tool("meltano")
     env = {
@@ -159,7 +172,10 @@ def meltano(e2e_tmp: Path, postgres: EmbeddedPostgres) -> Meltano:
     log_dir.mkdir()
     runner = Meltano(executable, env, log_dir)
     runner("install", timeout=900)
-    return runner
+    yield runner
+    if os.environ.get("E2E_TIMINGS"):
+        for args, seconds in runner.calls:
+            print(f"\n  {seconds:6.1f}s  meltano {' '.join(args)}", end="")
 
 
 @pytest.fixture
@@ -177,14 +193,29 @@ def schema(request: pytest.FixtureRequest) -> str:
     return f"e2e_{name}"[:60]
 
 
-def sim_env(sim: Any, schema: str, **extra: str) -> dict[str, str]:
-    """Point the tap at ``sim`` and the loader at ``schema`` the way a user would: env vars."""
-    return {
+def selected_by_default(entry: dict[str, Any]) -> bool:
+    """The tap's own default for a discovered catalog entry."""
+    for metadata in entry.get("metadata", []):
+        if metadata.get("breadcrumb") == []:
+            return metadata["metadata"].get("selected-by-default", True) is not False
+    return True
+
+
+def sim_env(sim: Any, schema: str, select: list[str] | None = None, **extra: str) -> dict[str, str]:
+    """Point the tap at ``sim`` and the loader at ``schema`` the way a user would: env vars.
+
+    ``select``: only these streams (Meltano's ``TAP_KLAVIYO__SELECT`` extra), to keep
+    tests that need a few tables fast; default: every stream, as meltano.yml says.
+    """
+    env = {
         "TAP_KLAVIYO_API_URL": sim.url,
         "TAP_KLAVIYO_API_KEY": sim.api_key,
         "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
         **extra,
     }
+    if select is not None:
+        env["TAP_KLAVIYO__SELECT"] = json.dumps([f"{stream}.*" for stream in select])
+    return env
 
 
 # -- reading PostgreSQL ------------------------------------------------------------------

@@ -1,29 +1,27 @@
 """Deletes in Klaviyo reach PostgreSQL through ACTIVATE_VERSION (full-table streams only).
 
-With ``emit_activate_version_messages`` the Singer SDK sends ACTIVATE_VERSION for every
-FULL_TABLE stream (metrics, tags, and lists/segments while their member streams are
-selected) and stamps that stream's records with the version. target-postgres, with
-``activate_version: true`` and ``add_record_metadata: true``, then deletes (hard_delete) or
-stamps ``_sdc_deleted_at`` on (soft) every row whose ``_sdc_table_version`` is older.
+With ``emit_activate_version_messages`` (true in meltano.yml) tap-klaviyo stamps the records
+of every FULL_TABLE stream (metrics, tags, and lists/segments while their member streams are
+selected) with a version and sends ACTIVATE_VERSION for it. target-postgres, with
+``activate_version: true`` and ``add_record_metadata: true``, then stamps
+``_sdc_deleted_at`` on (soft, the default) or deletes (``hard_delete``) every row whose
+``_sdc_table_version`` is older.
 
 What was found (singer-sdk 0.54.9, meltanolabs-target-postgres 0.8.1):
-* The SDK writes ACTIVATE_VERSION at the START of a full-table stream's sync, before its
-  records. target-postgres acts on it at once: every existing row of the table is deleted
-  (hard) or marked deleted (soft); the records that follow are upserted back (soft:
-  ``_sdc_deleted_at`` reset to NULL). A successful run therefore ends right: only rows gone
-  from Klaviyo are deleted/marked. But a run that fails inside such a stream leaves the
-  whole table emptied (hard) or fully marked deleted (soft) until the next good run: see
-  ``test_failed_run_keeps_rows`` (expected to fail while the SDK behaves this way).
-* Incremental streams (profiles, events, campaigns, ...) get no ACTIVATE_VERSION: deletes
-  there are not propagated, by design.
+* target-postgres acts on ACTIVATE_VERSION the moment it arrives (after draining the
+  stream's pending batch). The SDK's own ``Stream.sync`` sends it at the START of a
+  full-table stream, before the records: a run failing inside the stream then left the
+  whole table emptied (hard) or fully marked deleted (soft) until the next good run
+  (reproduced through Meltano). tap-klaviyo therefore sends it after the stream's last
+  record instead; ``test_failed_run_keeps_rows`` guards that.
+* Child streams (list/segment members, campaign messages/tags, ...) send none: they are
+  read for some parents only, and a version switch would wipe the other parents' rows.
+  Incremental streams (profiles, events, campaigns, ...) send none either: deletes there
+  are not propagated.
+* A JSON null in an object column is stored as the jsonb value 'null', not SQL NULL.
 """
 
 from __future__ import annotations
-
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -31,40 +29,15 @@ from tests.e2e.conftest import column, count, sim_env
 
 pytestmark = pytest.mark.e2e
 
-TAP = str(Path(sys.executable).parent / "tap-klaviyo")
-SETTING = "emit_activate_version_messages"
-
-
-def _tap_accepts_setting() -> bool:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "config.json"
-        config.write_text(
-            json.dumps({"api_key": "pk_x", "api_url": "http://127.0.0.1:9", SETTING: True})
-        )
-        catalog = Path(tmp) / "catalog.json"
-        catalog.write_text(json.dumps({"streams": []}))
-        result = subprocess.run(
-            [TAP, "--config", str(config), "--catalog", str(catalog)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    return f"Unknown setting `{SETTING}`" not in result.stderr
-
-
-TAP_REJECTS = not _tap_accepts_setting()
-needs_setting = pytest.mark.xfail(
-    TAP_REJECTS,
-    reason=f"tap-klaviyo rejects `{SETTING}` (check_settings: 'Unknown setting'), so no "
-    "ACTIVATE_VERSION can be sent and deletes are not propagated",
-    strict=True,
-)
-
 
 def _run(meltano, sim, schema, **extra):
-    env = sim_env(sim, schema, TAP_KLAVIYO_EMIT_ACTIVATE_VERSION_MESSAGES="true", **extra)
+    env = sim_env(
+        sim,
+        schema,
+        select=["tags", "metrics", "lists", "list_members", "profiles"],
+        TAP_KLAVIYO_EMIT_ACTIVATE_VERSION_MESSAGES="true",
+        **extra,
+    )
     return meltano(
         "run",
         f"--state-id-suffix={schema}",
@@ -79,7 +52,6 @@ def _ok(result):
     assert result.returncode == 0, result.stderr[-6000:]
 
 
-@needs_setting
 @pytest.mark.parametrize("hard", [False, True], ids=["soft", "hard"])
 def test_deleted_tag_and_metric_disappear(meltano, fresh_sim, db, schema, hard):
     sim = fresh_sim
@@ -112,15 +84,9 @@ def test_deleted_tag_and_metric_disappear(meltano, fresh_sim, db, schema, hard):
     assert count(db, schema, "lists", live) == sim.data.count("list")
 
 
-@pytest.mark.xfail(
-    reason="singer-sdk sends ACTIVATE_VERSION at the start of a full-table sync and "
-    "target-postgres deletes/marks every older row on receipt: a run failing inside the "
-    "stream leaves the table emptied (hard) or all rows marked deleted (soft)"
-    + ("; and tap-klaviyo rejects the setting" if TAP_REJECTS else ""),
-    strict=False,
-)
 @pytest.mark.parametrize("hard", [False, True], ids=["soft", "hard"])
 def test_failed_run_keeps_rows(meltano, fresh_sim, db, schema, hard):
+    """A run that fails inside a full-table stream must not delete or mark its rows."""
     from tests.klaviyo_sim import Fault
 
     sim = fresh_sim

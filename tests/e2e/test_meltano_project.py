@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -101,23 +100,14 @@ def _tap_accepts(setting: str, value: Any, tmp_path: Path) -> bool:
     return f"Unknown setting `{setting}`" not in result.stderr
 
 
-def test_emit_activate_version_messages_consistent_with_tap(tmp_path):
-    """meltano.yml may only switch ACTIVATE_VERSION on when the tap accepts the setting."""
-    configured = (plugin("extractors", "tap-klaviyo").get("config") or {}).get(
-        "emit_activate_version_messages"
-    )
-    accepted = _tap_accepts("emit_activate_version_messages", True, tmp_path)
-    if configured and not accepted:
-        pytest.fail(
-            "meltano.yml sets emit_activate_version_messages but tap-klaviyo rejects it as "
-            "an unknown setting: every `meltano run` would fail."
-        )
-    if accepted and not configured:
-        warnings.warn(
-            "tap-klaviyo now accepts emit_activate_version_messages: set it to true in "
-            "meltano.yml (plugins.extractors[tap-klaviyo].config) to get deletes propagated.",
-            stacklevel=1,
-        )
+def test_deletes_are_propagated_by_default(tmp_path):
+    """meltano.yml switches ACTIVATE_VERSION on, and the tap accepts the setting (an
+    unknown setting would make every `meltano run` fail)."""
+    config = plugin("extractors", "tap-klaviyo").get("config") or {}
+    assert config.get("emit_activate_version_messages") is True
+    assert _tap_accepts("emit_activate_version_messages", True, tmp_path)
+    loader = plugin("loaders", "target-postgres")["config"]
+    assert loader["activate_version"] is True and loader["add_record_metadata"] is True
 
 
 @pytest.mark.e2e
@@ -131,4 +121,20 @@ def test_loader_settings_match_target_about(meltano):
     problems = compare(declared, expected)
     assert not problems, "meltano.yml's target-postgres settings drifted:\n  " + "\n  ".join(
         problems
+    )
+
+
+@pytest.mark.e2e
+def test_meltano_selects_the_tap_defaults(meltano, tmp_path):
+    """meltano.yml's select patterns pick exactly the streams the tap selects by default
+    (the reporting streams, with their tiny rate limits, stay opt-in)."""
+    from tests.e2e.conftest import selected_by_default
+
+    discovered = json.loads(meltano("invoke", "tap-klaviyo", "--discover").stdout)
+    defaults = {e["tap_stream_id"] for e in discovered["streams"] if selected_by_default(e)}
+    rows = meltano.json("select", "tap-klaviyo", "--json", "--all")["streams"]
+    chosen = {r["stream"] for r in rows if r["selection"] in ("selected", "automatic")}
+    assert chosen == defaults, (
+        f"selected by meltano.yml only: {sorted(chosen - defaults)}; "
+        f"selected by default in the tap only: {sorted(defaults - chosen)}"
     )

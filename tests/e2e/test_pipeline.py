@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     column_types,
     count,
     primary_key,
+    selected_by_default,
     sim_env,
     tables,
 )
@@ -69,13 +70,24 @@ def discover(sim: Any, tmp_path: Path) -> dict[str, Any]:
     return {entry["tap_stream_id"]: entry for entry in json.loads(out)["streams"]}
 
 
-def tap_row_counts(sim: Any, tmp_path: Path) -> dict[str, int]:
-    """Distinct primary keys per stream when the tap runs alone (for streams the simulator
-    mapping above does not know yet)."""
+def tap_row_counts(sim: Any, tmp_path: Path, catalog: dict[str, Any], streams: set[str]):
+    """Distinct primary keys per stream when the tap runs alone with only ``streams``
+    selected (for streams the simulator mapping above does not know yet)."""
     config = tmp_path / "direct-config.json"
     config.write_text(json.dumps({"api_key": sim.api_key, "api_url": sim.url}))
+    entries = copy.deepcopy(list(catalog.values()))
+    for entry in entries:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    catalog_file = tmp_path / "direct-catalog.json"
+    catalog_file.write_text(json.dumps({"streams": entries}))
     out = subprocess.run(
-        [TAP, "--config", str(config)], capture_output=True, text=True, check=True, timeout=300
+        [TAP, "--config", str(config), "--catalog", str(catalog_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     ).stdout
     keys: dict[str, list[str]] = {}
     seen: dict[str, set] = {}
@@ -103,7 +115,9 @@ def test_run_loads_every_stream(meltano, session_sim, db, schema, tmp_path):
     """Every discovered stream becomes a table with the simulator's row count and the
     stream's primary key; nested objects land as jsonb."""
     sim = session_sim
-    catalog = discover(sim, tmp_path)
+    # The streams meltano.yml selects: the tap's selected-by-default ones (checked in
+    # test_meltano_project.py::test_meltano_selects_the_tap_defaults).
+    catalog = {s: e for s, e in discover(sim, tmp_path).items() if selected_by_default(e)}
     meltano(
         "run",
         f"--state-id-suffix={schema}",
@@ -119,7 +133,9 @@ def test_run_loads_every_stream(meltano, session_sim, db, schema, tmp_path):
         if stream in SIM_COUNTS:
             expected = SIM_COUNTS[stream](sim.data)
         else:
-            direct = direct if direct is not None else tap_row_counts(sim, tmp_path)
+            if direct is None:
+                unknown = set(catalog) - set(SIM_COUNTS)
+                direct = tap_row_counts(sim, tmp_path, catalog, unknown)
             expected = direct.get(stream, 0)
         got = count(db, schema, stream)
         if got != expected:
@@ -171,7 +187,7 @@ def test_second_run_is_incremental_from_meltano_state(meltano, fresh_sim, db, sc
     upserts it: new rows appear, updated rows hold the new values, nothing is re-read in
     full."""
     sim = fresh_sim
-    env = sim_env(sim, schema)
+    env = sim_env(sim, schema, select=["profiles", "events"])
     state_id = f"{JOB}:{schema}"
     run = ("run", f"--state-id-suffix={schema}", "tap-klaviyo", "target-postgres")
     meltano(*run, env=env)
@@ -204,6 +220,7 @@ def test_second_run_is_incremental_from_meltano_state(meltano, fresh_sim, db, sc
 
     meltano(*run, env=env)
 
+    assert tables(db, schema) == ["events", "profiles"]  # TAP_KLAVIYO__SELECT was honoured
     # The new and the updated values are in PostgreSQL, upserted (no duplicates).
     assert count(db, schema, "profiles") == profiles_before + 1 == sim.data.count("profile")
     assert count(db, schema, "events") == events_before + 1 == sim.data.count("event")
