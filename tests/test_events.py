@@ -77,3 +77,17 @@ def test_metrics_full_table(sim: Any, config: dict[str, Any]) -> None:
     run = run_tap(config, streams=["metrics"])
     assert sorted(run.ids("metrics")) == sorted(m["id"] for m in sim.data.get("metric"))
     assert all("integration" in r and "name" in r for r in run.records["metrics"])
+
+
+def test_metric_properties_of_every_metric(sim: Any, config: dict[str, Any]) -> None:
+    run = run_tap(config, streams=["metrics", "metric_properties"])
+    properties = sim.data.get("metric-property")
+    emitted = run.ids("metric_properties")
+    assert len(emitted) == len(set(emitted)) and set(emitted) == {p["id"] for p in properties}
+    for record in run.records["metric_properties"]:
+        ((_, metric),) = sim.data.targets("metric-property", record["id"], "metric")
+        assert record["metric_id"] == metric
+    # One request per metric, those without properties included (Klaviyo allows 15 a
+    # minute on this endpoint, so the rate limit sets the pace).
+    per_metric = {r.path for r in sim.requests if r.path.endswith("/metric-properties")}
+    assert per_metric == {f"/api/metrics/{m}/metric-properties" for m in sim.data.ids("metric")}

@@ -58,3 +58,51 @@ def test_new_member_found_on_next_run_though_its_list_did_not_change(
     pairs = {(r["list_id"], r["profile_id"]) for r in second.records["list_members"]}
     assert (target, newcomer) in pairs
     assert len(pairs) < len(first.records["list_members"])
+
+
+@pytest.mark.parametrize(
+    ("parent", "tags", "kind"),
+    [("lists", "list_tags", "list"), ("segments", "segment_tags", "segment")],
+)
+def test_group_tags_come_with_the_groups(
+    sim: Any, config: dict[str, Any], parent: str, tags: str, kind: str
+) -> None:
+    run = run_tap(config, streams=[parent, tags])
+    key = f"{kind}_id"
+    expected = {
+        (group["id"], tag)
+        for group in sim.data.get(kind)
+        for _, tag in sim.data.targets(kind, group["id"], "tags")
+    }
+    assert expected, "the seed tags some groups"
+    pairs = [(r[key], r["tag_id"]) for r in run.records[tags]]
+    assert len(pairs) == len(set(pairs)) and set(pairs) == expected
+    # include=tags on the groups' own requests: no request per group.
+    assert not [r for r in sim.requests if "/tags" in r.path]
+    assert all(r.query.get("include") == ["tags"] for r in sim.requests)
+
+
+def test_group_tags_without_the_tag_table_do_not_include_tags(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    run_tap(config, streams=["lists"])
+    assert sim.requests and not [r for r in sim.requests if "include" in r.query]
+
+
+def test_tagging_a_list_reaches_the_next_run_though_the_list_did_not_change(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    first = run_tap(config, streams=["lists", "list_tags"])
+    target = sim.data.get("list")[-1]["id"]
+    tag = sim.data.get("tag")[-1]["id"]
+    assert (target, tag) not in {(r["list_id"], r["tag_id"]) for r in first.records["list_tags"]}
+    updated = sim.data.get_one("list", target)["attributes"]["updated"]
+    sim.data.link("list", target, "tags", tag)
+    assert sim.data.get_one("list", target)["attributes"]["updated"] == updated
+    second = run_tap(config, streams=["lists", "list_tags"], state=first.state)
+    pairs = {(r["list_id"], r["tag_id"]) for r in second.records["list_tags"]}
+    assert (target, tag) in pairs
+    # Every list's current tags come again: the table is whole after every run.
+    assert pairs == {(r["list_id"], r["tag_id"]) for r in first.records["list_tags"]} | {
+        (target, tag)
+    }

@@ -93,3 +93,15 @@ def test_future_dated_record_waits_and_never_moves_the_bookmark_past_now(
         state=run.state,
     )
     assert "from-a-bad-clock" in later.ids("profiles")
+
+
+def test_push_tokens_with_their_profile(sim: Any, config: dict[str, Any]) -> None:
+    run = run_tap(config, streams=["push_tokens"])
+    tokens = {t["id"]: t for t in sim.data.get("push-token")}
+    emitted = run.ids("push_tokens")
+    assert len(emitted) == len(set(emitted)) and set(emitted) == set(tokens)
+    for record in run.records["push_tokens"]:
+        ((_, profile),) = sim.data.targets("push-token", record["id"], "profile")
+        assert record["profile_id"] == profile
+        assert record["token"] == tokens[record["id"]]["attributes"]["token"]
+    assert "replication_key_value" not in str(run.state["bookmarks"].get("push_tokens", {}))

@@ -1,8 +1,10 @@
-"""templates and tags."""
+"""templates, universal content and images; tags and tag groups."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import pytest
 
 from tests.conftest import run_tap
 
@@ -51,3 +53,32 @@ def test_failed_full_table_stream_sends_no_activate_version(
     assert error is not None
     assert run.records["tags"], "the first page was written"
     assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
+
+
+@pytest.mark.parametrize(
+    ("stream", "kind", "key"),
+    [
+        ("images", "image", "updated_at"),
+        ("template_universal_content", "template-universal-content", "updated"),
+    ],
+)
+def test_incremental_content_streams(
+    sim: Any, config: dict[str, Any], stream: str, kind: str, key: str
+) -> None:
+    run = run_tap(config, streams=[stream])
+    emitted = run.ids(stream)
+    assert len(emitted) == len(set(emitted)) and set(emitted) == set(sim.data.ids(kind))
+    newest = max(r["attributes"][key] for r in sim.data.get(kind))
+    assert run.state["bookmarks"][stream]["replication_key_value"] == newest
+    again = run_tap(config, streams=[stream], state=run.state)
+    assert [r[key] for r in again.records.get(stream, [])] == [newest]
+    sent = [r for r in sim.requests if r.path.startswith("/api/")]
+    assert sent[-1].query["sort"] == [key]
+    assert f"greater-or-equal({key},{newest})" in sent[-1].query["filter"][0]
+
+
+def test_tag_groups_full_table(sim: Any, config: dict[str, Any]) -> None:
+    run = run_tap(config, streams=["tag_groups"])
+    emitted = run.ids("tag_groups")
+    assert len(emitted) == len(set(emitted)) and set(emitted) == set(sim.data.ids("tag-group"))
+    assert "replication_key_value" not in str(run.state["bookmarks"].get("tag_groups", {}))
