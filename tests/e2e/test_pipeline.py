@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -251,11 +252,18 @@ def test_second_run_is_incremental_from_meltano_state(meltano, fresh_sim, db, sc
     )
     assert 1 <= events_reread < events_before, "events were read in full again"
 
-    # The requests themselves: every profiles page asked only for updated >= bookmark.
+    # The requests themselves: every profiles request of the second run starts its
+    # `updated` window at (about) the stored bookmark, far after the oldest profile.
+    oldest = min(p["attributes"]["updated"] for p in sim.data.get("profile"))
     profile_requests = sim.requests.for_operation("get_profiles")
     assert profile_requests, "the second run did not ask for profiles"
     for request in profile_requests:
-        assert "updated" in " ".join(request.query.get("filter", [])), request.query
+        text = " ".join(request.query.get("filter", []))
+        lower = re.search(r"greater-(?:than|or-equal)\(updated,([^)]+)\)", text)
+        assert lower, f"profiles read without an `updated` lower bound: {request.query}"
+        start = datetime.fromisoformat(lower.group(1))
+        assert start > datetime.fromisoformat(oldest)
+        assert start >= datetime.fromisoformat(profile_mark) - timedelta(days=1), text
     assert bookmark(meltano, state_id, "profiles") == now
 
 
