@@ -140,6 +140,54 @@ class SchemaBuilder:
         return {"type": ["object"], "properties": properties}
 
 
+# ---- report streams (tap_klaviyo/streams/reporting.py) -----------------------------------
+# Their records are not JSON:API resources: each is one grouping (or dimension values) and
+# day of a report, with the statistics (measurements) as columns. The columns come from the
+# request body's enums in the spec: every statistic the endpoint can compute, every group-by
+# dimension of metric aggregates.
+
+
+def is_report_stream(stream_type: type) -> bool:
+    return getattr(stream_type, "rest_method", "GET") == "POST" and hasattr(
+        stream_type, "schema_columns"
+    )
+
+
+def report_request_attributes(
+    builder: SchemaBuilder, operation: extract.Operation
+) -> dict[str, Any]:
+    op = builder.spec["paths"][operation.path][operation.method.lower()]
+    content = op["requestBody"]["content"]
+    body = builder.resolve(next(iter(content.values()))["schema"])
+    resource = builder.resolve(body["properties"]["data"])
+    attributes = builder.resolve(resource["properties"]["attributes"])
+    return {name: builder.resolve(prop) for name, prop in attributes["properties"].items()}
+
+
+def _enum(attribute: dict[str, Any]) -> list[str]:
+    return list((attribute.get("items") or {}).get("enum") or attribute.get("enum") or [])
+
+
+def report_record_schema(builder: SchemaBuilder, stream_type: Any) -> dict[str, Any]:
+    from tap_klaviyo.streams.reporting import dimension_column
+
+    attributes = report_request_attributes(builder, stream_type.spec_operation())
+    properties: dict[str, Any] = {}
+    number = {"type": ["number", "null"]}
+    if "measurements" in attributes:  # metric aggregates
+        for name in _enum(attributes["by"]):
+            properties[dimension_column(name)] = {"type": ["string", "null"]}
+        for name in _enum(attributes["measurements"]):
+            properties[name] = dict(number)
+    else:
+        for name in stream_type.grouping_columns:
+            properties[name] = {"type": ["string", "null"]}
+        for name in _enum(attributes["statistics"]):
+            properties[name] = dict(number)
+    properties.update(stream_type.schema_columns())
+    return builder.finish(properties)
+
+
 def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -147,7 +195,11 @@ def render(schema: dict[str, Any]) -> str:
 def build_all(spec: dict[str, Any]) -> dict[str, str]:
     builder = SchemaBuilder(spec)
     return {
-        f"{stream_type.name}.json": render(builder.record_schema(stream_type))
+        f"{stream_type.name}.json": render(
+            report_record_schema(builder, stream_type)
+            if is_report_stream(stream_type)
+            else builder.record_schema(stream_type)
+        )
         for stream_type in STREAM_TYPES
     }
 

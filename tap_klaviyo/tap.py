@@ -19,7 +19,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_klaviyo import spec
 from tap_klaviyo.client import KlaviyoError, parse_datetime
 from tap_klaviyo.output import LeanWriter
-from tap_klaviyo.streams import STREAM_TYPES
+from tap_klaviyo.streams import STREAM_TYPES, reporting
 
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
 
@@ -63,6 +63,7 @@ def check_settings(config: dict[str, Any], known: set[str]) -> None:
                 f"Setting `api_url` must be an http(s) URL such as https://a.klaviyo.com, "
                 f"got {api_url!r}."
             )
+    reporting.check_reporting_settings(config, SettingsError)
     for name in config:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
@@ -222,6 +223,109 @@ class TapKlaviyo(Tap):
             title="Skip streams the key may not read",
             description="On a 403 (missing scope), log one warning and skip the stream "
             "instead of failing the run.",
+        ),
+        # ---- Reporting API and metric aggregates (tap_klaviyo/streams/reporting.py) ----
+        th.Property(
+            "reporting_start_date",
+            th.DateTimeType,
+            title="Reports start date",
+            description="First day the report streams and metric_aggregates read on their "
+            "first run (a day in the account's timezone). Default: "
+            f"{reporting.DEFAULT_HISTORY_DAYS} days before the first run. `start_date` does "
+            "not apply to them: every day of a values report costs a request of a "
+            "225-a-day quota.",
+        ),
+        th.Property(
+            "reporting_lookback_days",
+            th.IntegerType,
+            default=reporting.DEFAULT_LOOKBACK_DAYS,
+            title="Reports look-back (days)",
+            description="Each run re-reads this many complete days before the bookmark, "
+            "because attribution (conversions, revenue) keeps changing for days; the records "
+            "keep their keys, so targets update them.",
+        ),
+        th.Property(
+            "reporting_daily_request_budget",
+            th.IntegerType,
+            default=reporting.DEFAULT_DAILY_REQUEST_BUDGET,
+            title="Report requests per endpoint and day",
+            description="Most requests the tap sends to each report endpoint in any 24 hours "
+            "(Klaviyo allows 225 per account, shared with dashboards and other tools), "
+            "counted across runs in the state. When it is spent the report stream stops "
+            "cleanly and the next run continues.",
+        ),
+        th.Property(
+            "reporting_values_period",
+            th.StringType(allowed_values=list(reporting.PERIODS)),
+            default=reporting.DEFAULT_VALUES_PERIOD,
+            title="Values report period",
+            description="What one row of a *_values_reports stream covers: a day (a "
+            "request per day), a Monday-to-Sunday week or a calendar month (the current "
+            "one re-read until it is over).",
+        ),
+        *(
+            th.Property(
+                reporting.statistics_setting(family),
+                th.ArrayType(th.StringType(allowed_values=reporting.statistics_enum(family))),
+                default=list(reporting.DEFAULT_STATISTICS[family]),
+                title=f"{family.capitalize()} report statistics",
+                description=f"Statistics the {family} report streams ask for, each a "
+                "column (rates are fractions 0-1).",
+            )
+            for family in reporting.FAMILY_OPERATIONS
+        ),
+        th.Property(
+            "conversion_metric_id",
+            th.StringType,
+            title="Conversion metric",
+            description="Metric id whose events count as conversions in campaign and flow "
+            "reports. Default: the account's 'Placed Order' metric, looked up by name.",
+        ),
+        th.Property(
+            "reporting_timezone",
+            th.StringType,
+            title="Reports timezone",
+            description="IANA timezone report days are aligned to. Default: the account's "
+            "timezone from GET /api/accounts (scope accounts:read). Klaviyo reads report "
+            "timeframes in the account's timezone, so only set this without that scope.",
+        ),
+        th.Property(
+            "metric_aggregates",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("name", th.StringType, required=True),
+                    th.Property("metric_id", th.StringType),
+                    th.Property("metric_name", th.StringType),
+                    th.Property(
+                        "measurements",
+                        th.ArrayType(
+                            th.StringType(
+                                allowed_values=reporting.metric_aggregate_enums()["measurements"]
+                            )
+                        ),
+                    ),
+                    th.Property(
+                        "interval",
+                        th.StringType(
+                            allowed_values=reporting.metric_aggregate_enums()["interval"]
+                        ),
+                    ),
+                    th.Property(
+                        "by",
+                        th.ArrayType(
+                            th.StringType(allowed_values=reporting.metric_aggregate_enums()["by"])
+                        ),
+                    ),
+                    th.Property("filter", th.ArrayType(th.StringType)),
+                    th.Property("timezone", th.StringType),
+                )
+            ),
+            title="Metric aggregate queries",
+            description="Queries for the metric_aggregates stream: `name` (keys its records "
+            "and bookmark), `metric_id` or `metric_name`, `measurements` (count, sum_value, "
+            "unique; default count), `interval` (hour, day, week, month; default day), `by` "
+            "(group-by dimensions), `filter` (extra filter strings; the tap sets the datetime "
+            "range) and `timezone` (default: the account's).",
         ),
     ).to_dict()
 

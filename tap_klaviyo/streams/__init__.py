@@ -32,6 +32,7 @@ from tap_klaviyo.streams.lists import (
     SegmentTagsStream,
 )
 from tap_klaviyo.streams.profiles import ProfilesStream, PushTokensStream
+from tap_klaviyo.streams.reporting import REPORT_STREAM_TYPES
 from tap_klaviyo.streams.reviews import ReviewsStream
 from tap_klaviyo.streams.templates import (
     ImagesStream,
@@ -76,4 +77,6 @@ STREAM_TYPES = [
     ReviewsStream,
     AccountsStream,
     WebhooksStream,
+    # Reporting API and metric aggregates (not selected by default).
+    *REPORT_STREAM_TYPES,
 ]
