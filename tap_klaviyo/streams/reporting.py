@@ -535,7 +535,16 @@ class _ReportingBase(KlaviyoStream):
         state = self.shared
         with state.lock:
             if state.metrics is None:
-                state.metrics = _MetricLookup(tap=self._tap).all_records()
+                try:
+                    state.metrics = _MetricLookup(tap=self._tap).all_records()
+                except KlaviyoAPIError as exc:
+                    if exc.status != 403:
+                        raise
+                    raise KlaviyoError(
+                        f"Stream '{self.name}' looks metrics up by name with GET /api/metrics, "
+                        "and the API key lacks the scope metrics:read. Add the scope, or give "
+                        "metric ids (`conversion_metric_id`, `metric_id` in metric_aggregates)."
+                    ) from None
             return state.metrics
 
     def metric_by_name(self, name: str, *, pick_first: bool) -> dict[str, Any] | None:
@@ -551,8 +560,14 @@ class _ReportingBase(KlaviyoStream):
             "Give `metric_id` instead."
         )
 
-    def today(self) -> date:
-        return self._tap.run_started_at.astimezone(self.zone).date()
+    @cached_property
+    def started_at(self) -> datetime:
+        """When this stream's run began (``now_utc``): today, the default history and which
+        days are settled are reckoned from it."""
+        return now_utc()
+
+    def today(self, zone: ZoneInfo | None = None) -> date:
+        return self.started_at.astimezone(zone or self.zone).date()
 
     def last_day(self) -> date:
         """The last complete local day: before today, and before ``end_date``."""
@@ -562,37 +577,58 @@ class _ReportingBase(KlaviyoStream):
             limit = min(limit, parse_datetime(str(end)).astimezone(self.zone).date() - timedelta(1))
         return limit
 
-    def initial_day(self) -> date:
+    def initial_day(self, zone: ZoneInfo | None = None) -> date:
+        zone = zone or self.zone
         start = self.config.get("reporting_start_date")
         if start:
-            return parse_datetime(str(start)).astimezone(self.zone).date()
-        return self.today() - timedelta(days=DEFAULT_HISTORY_DAYS)
+            return parse_datetime(str(start)).astimezone(zone).date()
+        return self.today(zone) - timedelta(days=DEFAULT_HISTORY_DAYS)
 
     @property
     def lookback_days(self) -> int:
         value = self.config.get("reporting_lookback_days")
         return DEFAULT_LOOKBACK_DAYS if value is None else int(value)
 
-    def first_day(self, context: Context | None, floor: date | None) -> date:
-        """Where this run starts: the bookmark less the look-back, else the start date."""
-        bookmark = self.get_context_state(context).get("replication_key_value")
+    def first_day(
+        self, context: Context | None, floor: date | None, zone: ZoneInfo | None = None
+    ) -> date:
+        """Where this run starts: after the last settled day (see ``advance``), else the
+        bookmark less the look-back, else the start date."""
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value")
+        settled = state.get("settled_through")
         configured = self.config.get("reporting_start_date")
         if bookmark:
-            start = date.fromisoformat(str(bookmark)[:10]) + timedelta(days=1 - self.lookback_days)
+            if settled:
+                start = date.fromisoformat(str(settled)[:10]) + timedelta(days=1)
+            else:
+                start = date.fromisoformat(str(bookmark)[:10]) + timedelta(
+                    days=1 - self.lookback_days
+                )
             if configured:
-                start = max(start, self.initial_day())
+                start = max(start, self.initial_day(zone))
         else:
-            start = self.initial_day()
+            start = self.initial_day(zone)
         return max(start, floor) if floor else start
 
-    def advance(self, context: Context | None, day: date) -> None:
-        """Every day through ``day`` is read: move the bookmark (never back) and say so."""
+    def advance(self, context: Context | None, day: date, zone: ZoneInfo | None = None) -> None:
+        """Every day through ``day`` is read: move the bookmark (never back) and say so.
+
+        ``settled_through`` is the last day read when it was more than
+        ``reporting_lookback_days`` old, so its numbers no longer change: the next run
+        starts after it. In a daily schedule that re-reads the last look-back days; in a
+        backfill cut short by the quota it re-reads nothing and goes on where it stopped.
+        """
         state = self.get_context_state(context)
         current = state.get("replication_key_value")
         value = day.isoformat()
         if not current or value > str(current):
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = value
+        final = self.today(zone) - timedelta(days=self.lookback_days + 1)
+        settled = min(day, final).isoformat()
+        if not state.get("settled_through") or settled > str(state["settled_through"]):
+            state["settled_through"] = settled
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -825,7 +861,10 @@ class ReportStream(_ReportingBase):
         log_reporting_plan(self._tap, self)
         if plan.blocked_until is not None:
             return
-        for index, window in enumerate(plan.windows):
+        restarted = False
+        index = 0
+        while index < len(plan.windows):
+            window = plan.windows[index]
             if index >= plan.runnable:
                 self._stop_for_budget(plan, window)
                 return
@@ -841,8 +880,19 @@ class ReportStream(_ReportingBase):
                 if exc.status == 403 and self.config.get("ignore_forbidden_streams"):
                     self.logger.warning("Skipping stream: %s", exc)
                     return
+                if exc.status == 400 and "page_cursor" in exc.parameters and not restarted:
+                    # A cursor that expired between pages: read the window again, once.
+                    self.logger.warning(
+                        "Stream '%s': Klaviyo rejected a page cursor; reading %s..%s again",
+                        self.name,
+                        window.first,
+                        window.last,
+                    )
+                    restarted = True
+                    continue
                 raise
             self.advance(None, window.last)
+            index += 1
 
     def read_window(self, window: Window) -> Iterator[dict[str, Any]]:
         context = {"window": window}
@@ -1132,12 +1182,11 @@ class MetricAggregatesStream(_ReportingBase):
     def windows(self, context: Context, query: dict[str, Any]) -> list[Window]:
         interval = query.get("interval") or "day"
         zone = self.query_zone(query)
-        today = self._tap.run_started_at.astimezone(zone).date()
-        last = today - timedelta(days=1)
+        last = self.today(zone) - timedelta(days=1)
         end = self.config.get("end_date")
         if end:
             last = min(last, parse_datetime(str(end)).astimezone(zone).date() - timedelta(1))
-        first = self.first_day(context, None)
+        first = self.first_day(context, None, zone)
         period = {"week": "week", "month": "month"}.get(interval, "day")
         first = period_start(first, period)
         if first > last:
@@ -1192,6 +1241,7 @@ class MetricAggregatesStream(_ReportingBase):
             return
         query = self.queries[context["query"]]
         metric_id = self.query_metric_id(query)
+        zone = self.query_zone(query)
         windows = self.windows(context, query)
         self.logger.info(
             "Stream '%s', query %r: %d request(s) for %s",
@@ -1208,7 +1258,15 @@ class MetricAggregatesStream(_ReportingBase):
                 request = self.get_http_request(
                     page=PageContext(stream_context=request_context, next_page_token=cursor)
                 )
-                body = self.post(request)
+                try:
+                    body = self.post(request)
+                except DailyQuotaSpent as exc:
+                    raise KlaviyoError(
+                        f"Stream '{self.name}': Klaviyo throttled POST {self.path} for "
+                        f"{exc.wait:.0f}s, longer than max_retry_after_seconds="
+                        f"{self.max_retry_after:.0f}; the run stops here and resumes from its "
+                        "last state."
+                    ) from None
                 yield from self.rows(body, query, metric_id)
                 cursor = _cursor_from_next((body.get("links") or {}).get("next"))
                 if cursor is None:
@@ -1218,7 +1276,7 @@ class MetricAggregatesStream(_ReportingBase):
                         f"Stream '{self.name}': Klaviyo sent the same page cursor twice."
                     )
                 seen.add(cursor)
-            self.advance(context, window.last)
+            self.advance(context, window.last, zone)
 
     def rows(
         self, body: dict[str, Any], query: dict[str, Any], metric_id: str

@@ -917,9 +917,10 @@ class ReportEngine:
     # -- metric aggregates --------------------------------------------------------------------
 
     def metric_aggregate(
-        self, op: Operation, attributes: dict[str, Any]
+        self, op: Operation, attributes: dict[str, Any], default_page_size: int | None = None
     ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
-        """(query, rows, page size) for a metric-aggregate body."""
+        """(query, rows, page size) for a metric-aggregate body; ``default_page_size``
+        replaces the spec's default of 500 for bodies without ``page_size``."""
         rules = (op.request_body or {}).get("attributes", {})
         metric_id = attributes["metric_id"]
         if self.data.stored_one("metric", metric_id) is None:
@@ -932,7 +933,9 @@ class ReportEngine:
         interval = attributes.get("interval") or rules.get("interval", {}).get("default") or "day"
         page_size = attributes.get("page_size")
         if page_size is None:
-            page_size = rules.get("page_size", {}).get("default") or METRIC_AGGREGATE_MAX_PAGE_SIZE
+            page_size = default_page_size or (
+                rules.get("page_size", {}).get("default") or METRIC_AGGREGATE_MAX_PAGE_SIZE
+            )
         if not 1 <= page_size <= METRIC_AGGREGATE_MAX_PAGE_SIZE:
             raise BodyError(
                 f"page_size must be between 1 and {METRIC_AGGREGATE_MAX_PAGE_SIZE}.",

@@ -58,8 +58,10 @@ class RequestLog:
     headers: dict[str, str]
     status: int
     operation_id: str | None
-    # time.monotonic() when the request arrived.
+    # sim.clock() (time.monotonic() unless a clock was given) when the request arrived.
     time: float
+    # The request body (POSTs).
+    body: bytes = b""
 
 
 class RequestLogList(list[RequestLog]):
@@ -528,7 +530,7 @@ class KlaviyoSimulator:
         raw_path: str,
         self_link: str,
     ) -> dict[str, Any]:
-        query, rows, size = engine.metric_aggregate(op, attributes)
+        query, rows, size = engine.metric_aggregate(op, attributes, self.report_page_size)
         qhash = body_hash(op.operation_id, attributes)
         offset = 0
         if attributes.get("page_cursor") is not None:
@@ -849,6 +851,7 @@ class _Handler(BaseHTTPRequestHandler):
                     status=status,
                     operation_id=operation_id,
                     time=arrived,
+                    body=body,
                 )
             )
 
