@@ -13,7 +13,7 @@ What was found (singer-sdk 0.54.9, meltanolabs-target-postgres 0.8.1):
   full-table stream, before the records: a run failing inside the stream then left the
   whole table emptied (hard) or fully marked deleted (soft) until the next good run
   (reproduced through Meltano). tap-klaviyo therefore sends it after the stream's last
-  record instead; ``test_failed_run_keeps_rows`` guards that.
+  record instead; the failed run in the test below guards that.
 * Child streams (list/segment members, campaign messages/tags, ...) send none: they are
   read for some parents only, and a version switch would wipe the other parents' rows.
   Incremental streams (profiles, events, campaigns, ...) send none either: deletes there
@@ -53,13 +53,30 @@ def _ok(result):
 
 
 @pytest.mark.parametrize("hard", [False, True], ids=["soft", "hard"])
-def test_deleted_tag_and_metric_disappear(meltano, fresh_sim, db, schema, hard):
+def test_deletes_reach_postgres_and_failed_runs_delete_nothing(
+    meltano, fresh_sim, db, schema, hard
+):
+    """Run 1 loads; run 2 fails inside the tags stream and must change nothing; run 3,
+    after a tag and a metric were deleted in Klaviyo, marks (soft) or removes (hard)
+    exactly those two rows."""
+    from tests.klaviyo_sim import Fault
+
     sim = fresh_sim
     extra = {"TARGET_POSTGRES_HARD_DELETE": "true"} if hard else {}
+    live = "_sdc_deleted_at is null"
     _ok(_run(meltano, sim, schema, **extra))
     tags, metrics = count(db, schema, "tags"), count(db, schema, "metrics")
     assert tags == sim.data.count("tag") and metrics == sim.data.count("metric")
 
+    # A run that fails inside a full-table stream must not delete or mark its rows.
+    fault = sim.faults.add(Fault(path_pattern=r"/api/tags$", status=400, times=None))
+    failed = _run(meltano, sim, schema, **extra)
+    assert failed.returncode != 0, "the injected fault did not fail the run"
+    sim.faults.remove(fault)
+    assert count(db, schema, "tags", live) == tags, "a failed run deleted/marked tags"
+    assert count(db, schema, "metrics", live) == metrics
+
+    # Deleted in Klaviyo -> deleted (hard) or marked (soft) in PostgreSQL; nothing else.
     tag = sim.data.get("tag")[0]["id"]
     metric = sim.data.get("metric")[-1]["id"]
     sim.data.advance(3600)
@@ -67,7 +84,6 @@ def test_deleted_tag_and_metric_disappear(meltano, fresh_sim, db, schema, hard):
     sim.data.delete("metric", metric)
     _ok(_run(meltano, sim, schema, **extra))
 
-    live = "_sdc_deleted_at is null"
     if hard:
         assert column(db, schema, "tags", "id", f"id = '{tag}'") == []
         assert column(db, schema, "metrics", "id", f"id = '{metric}'") == []
@@ -77,27 +93,7 @@ def test_deleted_tag_and_metric_disappear(meltano, fresh_sim, db, schema, hard):
         assert column(db, schema, "tags", "id", "_sdc_deleted_at is not null") == [tag]
         assert column(db, schema, "metrics", "id", "_sdc_deleted_at is not null") == [metric]
         assert count(db, schema, "tags") == tags  # kept, marked
-    # Nothing else was lost or marked.
     assert set(column(db, schema, "tags", "id", live)) == set(sim.data.ids("tag"))
     assert set(column(db, schema, "metrics", "id", live)) == set(sim.data.ids("metric"))
     assert count(db, schema, "profiles", live) == sim.data.count("profile")
     assert count(db, schema, "lists", live) == sim.data.count("list")
-
-
-@pytest.mark.parametrize("hard", [False, True], ids=["soft", "hard"])
-def test_failed_run_keeps_rows(meltano, fresh_sim, db, schema, hard):
-    """A run that fails inside a full-table stream must not delete or mark its rows."""
-    from tests.klaviyo_sim import Fault
-
-    sim = fresh_sim
-    extra = {"TARGET_POSTGRES_HARD_DELETE": "true"} if hard else {}
-    _ok(_run(meltano, sim, schema, **extra))
-    tags = count(db, schema, "tags")
-    assert tags == sim.data.count("tag")
-
-    sim.faults.add(Fault(path_pattern=r"/api/tags$", status=400, times=None))
-    failed = _run(meltano, sim, schema, **extra)
-    assert failed.returncode != 0  # the run did fail
-
-    # Nothing was deleted in Klaviyo, so nothing may be deleted or marked in PostgreSQL.
-    assert count(db, schema, "tags", "_sdc_deleted_at is null") == tags
