@@ -73,7 +73,15 @@ def discover(sim: Any, tmp_path: Path) -> dict[str, Any]:
 
 def tap_row_counts(sim: Any, tmp_path: Path, catalog: dict[str, Any], streams: set[str]):
     """Distinct primary keys per stream when the tap runs alone with only ``streams``
-    selected (for streams the simulator mapping above does not know yet)."""
+    selected (for streams the simulator mapping above does not know yet). It reads a
+    simulator of its own with the same seed (same data, a fresh rate-limit budget)."""
+    from tests.klaviyo_sim import KlaviyoSimulator
+
+    with KlaviyoSimulator(seed=sim.seed) as twin:
+        return _tap_row_counts(twin, tmp_path, catalog, streams)
+
+
+def _tap_row_counts(sim: Any, tmp_path: Path, catalog: dict[str, Any], streams: set[str]):
     config = tmp_path / "direct-config.json"
     config.write_text(json.dumps({"api_key": sim.api_key, "api_url": sim.url}))
     entries = copy.deepcopy(list(catalog.values()))
