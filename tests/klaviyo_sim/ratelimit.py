@@ -23,11 +23,11 @@ class Decision:
 
 
 def limits_for(
-    op: Operation, params: dict[str, str], scale: float, daily: int | None = None
+    op: Operation, params: dict[str, str], scale: float, daily_quota: int | None = None
 ) -> tuple[str, list[tuple[str, int, float]]]:
     """The bucket key and (window name, limit, seconds) list for a request.
 
-    ``daily`` replaces the spec's daily quota (tests use a small one); it is not scaled.
+    ``daily_quota`` replaces the spec's daily quota (tests use a small one); it is not scaled.
     """
     key = op.operation_id
     burst, steady, daily = op.burst, op.steady, op.daily
@@ -43,8 +43,8 @@ def limits_for(
         ("steady", steady, STEADY_WINDOW),
         ("daily", daily, DAILY_WINDOW),
     ):
-        if name == "daily" and limit and daily is not None:
-            windows.append((name, max(1, daily), seconds))
+        if name == "daily" and limit and daily_quota is not None:
+            windows.append((name, max(1, daily_quota), seconds))
         elif limit:
             windows.append((name, max(1, int(limit * scale)), seconds))
     return key, windows
