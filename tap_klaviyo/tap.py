@@ -230,7 +230,7 @@ class TapKlaviyo(Tap):
             th.DateTimeType,
             title="Reports start date",
             description="First day the report streams and metric_aggregates read on their "
-            "first run (a day in the account's timezone). Default: "
+            "first run: the date as written, a day in the account's timezone. Default: "
             f"{reporting.DEFAULT_HISTORY_DAYS} days before the first run. `start_date` does "
             "not apply to them: every day of a values report costs a request of a "
             "225-a-day quota.",

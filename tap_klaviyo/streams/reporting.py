@@ -206,6 +206,7 @@ def check_reporting_settings(config: dict[str, Any], error: type[Exception]) -> 
 
 
 _QUERY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_DATETIME_TERM = re.compile(r"\(\s*datetime\s*,")
 _QUERY_KEYS = {
     "name",
     "metric_id",
@@ -271,7 +272,7 @@ def _check_metric_aggregates(queries: Any, error: type[Exception]) -> None:
             not isinstance(filters, list) or not all(isinstance(f, str) for f in filters)
         ):
             raise error(f"{where}: `filter` must be a list of filter strings.")
-        if any("datetime" in f for f in filters or []):
+        if any(_DATETIME_TERM.search(f) for f in filters or []):
             raise error(
                 f"{where}: `filter` must not bound `datetime`; the tap sets the time range "
                 "itself (incremental windows)."
@@ -578,10 +579,11 @@ class _ReportingBase(KlaviyoStream):
         return limit
 
     def initial_day(self, zone: ZoneInfo | None = None) -> date:
-        zone = zone or self.zone
+        """``reporting_start_date``'s calendar date as written (a local day: its time and
+        offset do not move it), else ``DEFAULT_HISTORY_DAYS`` before today."""
         start = self.config.get("reporting_start_date")
         if start:
-            return parse_datetime(str(start)).astimezone(zone).date()
+            return parse_datetime(str(start)).date()
         return self.today(zone) - timedelta(days=DEFAULT_HISTORY_DAYS)
 
     @property
