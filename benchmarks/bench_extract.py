@@ -69,12 +69,14 @@ def run_tap(sim: KlaviyoSimulator, streams: list[str] | None, **settings: Any) -
     command = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(config_path)]
     command += ["--catalog", str(catalog_path)]
     started = time.perf_counter()
-    with out_path.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
+    log_path = TMP / "tap.log"
+    with out_path.open("wb") as out, log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=out, stderr=log)
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     if status != 0:
-        raise SystemExit(f"tap failed ({status}) with {settings}")
+        tail = log_path.read_text(errors="replace").splitlines()[-5:]
+        raise SystemExit(f"tap failed ({status}) with {settings}:\n" + "\n".join(tail))
     counts: dict[str, int] = {}
     with out_path.open("rb") as lines:
         for line in lines:
