@@ -150,3 +150,19 @@ def test_cursor_rejected_twice_fails_clearly(bulk_sim: Any) -> None:
     sim.faults.add(Fault(path_pattern=r"^/api/profiles$", kind="stale_cursor", times=None))
     with pytest.raises(KlaviyoError, match=r"Klaviyo rejected GET /api/profiles .*page\[cursor\]"):
         run_tap(config, streams=["profiles"])
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_read_timeout_is_retried(
+    sim: Any, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tap_klaviyo import client
+
+    monkeypatch.setattr(client, "REQUEST_TIMEOUT_SECONDS", 0.5)
+    stall = sim.faults.add(
+        Fault(path_pattern=r"^/api/tags$", kind="timeout", timeout_seconds=2, times=1)
+    )
+    run = run_tap(config, streams=["tags"])
+    assert stall.fired == 1, "the first request stalled past the read timeout"
+    # The stalled request was given up and retried: every tag arrived anyway.
+    assert sorted(run.ids("tags")) == sorted(t["id"] for t in sim.data.get("tag"))
