@@ -154,7 +154,10 @@ def test_cursor_rejected_twice_fails_clearly(bulk_sim: Any) -> None:
 
 @pytest.mark.usefixtures("fast_retries")
 def test_read_timeout_is_retried(
-    sim: Any, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    sim: Any,
+    config: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from tap_klaviyo import client
 
@@ -162,7 +165,10 @@ def test_read_timeout_is_retried(
     stall = sim.faults.add(
         Fault(path_pattern=r"^/api/tags$", kind="timeout", timeout_seconds=2, times=1)
     )
-    run = run_tap(config, streams=["tags"])
+    with caplog.at_level(logging.WARNING):
+        run = run_tap(config, streams=["tags"])
     assert stall.fired == 1, "the first request stalled past the read timeout"
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) == 1 and "ReadTimeout" in retries[0]
     # The stalled request was given up and retried: every tag arrived anyway.
     assert sorted(run.ids("tags")) == sorted(t["id"] for t in sim.data.get("tag"))
