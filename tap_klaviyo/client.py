@@ -860,7 +860,8 @@ class KlaviyoChildStream(KlaviyoStream):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.state_partitioning_keys = [cls.parent_key]
+        if hasattr(cls, "parent_key"):  # intermediate bases name no parent yet
+            cls.state_partitioning_keys = [cls.parent_key]
 
     @classmethod
     def context_columns(cls) -> tuple[str, ...]:

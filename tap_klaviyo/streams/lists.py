@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream, RelatedIdsStream
+
+
+class GroupMembersStream(KlaviyoChildStream):
+    """Profiles of a list or segment, keyed by the group and the profile."""
+
+    id_field = "profile_id"
+    replication_key = "joined_group_at"
+    # Joining a group does not touch the group's `updated`, so every group is visited.
+    ignore_parent_replication_key = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.primary_keys = (cls.parent_key, "profile_id")
 
 
 class ListsStream(KlaviyoStream):
@@ -12,16 +27,11 @@ class ListsStream(KlaviyoStream):
     child_key = "list_id"
 
 
-class ListMembersStream(KlaviyoChildStream):
+class ListMembersStream(GroupMembersStream):
     name = "list_members"
     path = "/api/lists/{list_id}/profiles"
     parent_stream_type = ListsStream
     parent_key = "list_id"
-    primary_keys = ("list_id", "profile_id")
-    id_field = "profile_id"
-    replication_key = "joined_group_at"
-    # Joining a list does not touch the list's `updated`, so every list is visited.
-    ignore_parent_replication_key = True
 
 
 class SegmentsStream(KlaviyoStream):
@@ -31,15 +41,11 @@ class SegmentsStream(KlaviyoStream):
     child_key = "segment_id"
 
 
-class SegmentMembersStream(KlaviyoChildStream):
+class SegmentMembersStream(GroupMembersStream):
     name = "segment_members"
     path = "/api/segments/{segment_id}/profiles"
     parent_stream_type = SegmentsStream
     parent_key = "segment_id"
-    primary_keys = ("segment_id", "profile_id")
-    id_field = "profile_id"
-    replication_key = "joined_group_at"
-    ignore_parent_replication_key = True
 
 
 class ListTagsStream(RelatedIdsStream):
