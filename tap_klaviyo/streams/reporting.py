@@ -411,11 +411,13 @@ class Plan:
         if not self.windows:
             return f"{self.stream}: up to date, no requests"
         first, last = self.windows[0].first, self.windows[-1].last
+        partial = self.runnable < len(self.windows)
         text = (
             f"{self.stream}: {len(self.windows)} request(s) for {first}..{last} "
-            f"({self.endpoint}, {self.steady_per_minute}/min), about "
-            f"{_duration(self.seconds)}"
+            f"({self.endpoint}, {self.steady_per_minute}/min)"
         )
+        if not partial:
+            text += f", about {_duration(self.seconds)}"
         if self.budget is not None:
             text += f"; {self.used} of the daily budget of {self.budget} used in the last 24 h"
         if self.blocked_until is not None:
@@ -423,11 +425,11 @@ class Plan:
                 f"; Klaviyo's daily quota is spent until {self.blocked_until:%Y-%m-%d %H:%M} "
                 "UTC, so the stream waits for a later run"
             )
-        elif self.runnable < len(self.windows):
+        elif partial:
             through = self.windows[self.runnable - 1].last if self.runnable else None
             text += (
                 f"; only {self.runnable} fit the budget, so this run reads "
-                + (f"through {through}" if through else "nothing")
+                + (f"through {through} (about {_duration(self.seconds)})" if through else "nothing")
                 + " and a later run continues"
             )
         return text
