@@ -406,6 +406,8 @@ class KlaviyoStream(RESTStream):
             url=request.url,
             params=request.encode_params(),
             headers=request.headers,
+            # JSON:API request documents (the reporting POSTs); GETs carry no body.
+            data=msgspec.json.encode(request.data) if request.data is not None else None,
         ).prepare()
 
     def first_request(

@@ -31,7 +31,6 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import msgspec
 import requests
 from singer_sdk.helpers.types import Context
 from singer_sdk.streams.rest import HTTPRequest, PageContext
@@ -475,15 +474,6 @@ class _ReportingBase(KlaviyoStream):
     @property
     def http_headers(self) -> dict[str, str]:
         return {**super().http_headers, "Content-Type": "application/vnd.api+json"}
-
-    def prepare(self, request: HTTPRequest) -> requests.PreparedRequest:
-        return requests.Request(
-            method=request.method,
-            url=request.url,
-            params=request.encode_params(),
-            headers=request.headers,
-            data=msgspec.json.encode(request.data) if request.data is not None else None,
-        ).prepare()
 
     @property
     def session(self) -> requests.Session:
