@@ -37,6 +37,9 @@ BACKOFF_FACTOR_SECONDS = 1.0
 MAX_CONSECUTIVE_429 = 30
 REQUEST_TIMEOUT_SECONDS = 120
 DEFAULT_MAX_WORKERS = 8
+# Pages per time window read on a worker: few enough that a dense stretch is spread
+# over many workers, enough that the last, part-full page of a window is rare.
+WINDOW_PAGES = 3
 
 Page = list[dict[str, Any]]
 
@@ -74,41 +77,74 @@ def snake(name: str) -> str:
     return name.replace("-", "_")
 
 
-def flatten_resource(resource: dict[str, Any], id_field: str = "id") -> dict[str, Any]:
+class Ref(msgspec.Struct):
+    id: Any = None
+
+
+class Relationship(msgspec.Struct):
+    data: Ref | list[Ref] | None = None
+
+
+class Resource(msgspec.Struct):
+    """A JSON:API resource as the tap reads it: its links are never built."""
+
+    id: Any = None
+    attributes: Any = None
+    relationships: dict[str, Relationship] | None = None
+
+
+class _Links(msgspec.Struct):
+    next: str | None = None
+
+
+class Document(msgspec.Struct):
+    data: list[Resource] | Resource | None = None
+    links: _Links | None = None
+
+
+# Decoding into these types skips every `links` object of every resource, most of
+# a page's bytes, instead of building strings nobody reads. msgspec keeps integers
+# past 64 bits exact (orjson turns them into floats), and decimals keep every
+# digit Klaviyo sent.
+_document_decoder = msgspec.json.Decoder(Document, float_hook=decimal.Decimal)
+
+
+def flatten_resource(resource: Resource, id_field: str = "id") -> dict[str, Any]:
     """A JSON:API resource as one flat record.
 
     ``id`` and the attributes sit at the top level, to-one relationships become
     ``<relationship>_id``; nested objects (``properties``, ``location``) stay objects.
     """
-    record = {id_field: resource.get("id")}
-    attributes = resource.get("attributes")
-    if isinstance(attributes, dict):
+    record = {id_field: resource.id}
+    attributes = resource.attributes
+    if type(attributes) is dict:
         record.update(attributes)
-    relationships = resource.get("relationships")
-    if isinstance(relationships, dict):
-        for name, body in relationships.items():
-            data = body.get("data") if isinstance(body, dict) else None
-            if isinstance(data, dict):
-                record.setdefault(f"{snake(name)}_id", data.get("id"))
+    if resource.relationships:
+        for name, body in resource.relationships.items():
+            if type(body.data) is Ref:
+                record.setdefault(f"{snake(name)}_id", body.data.id)
     return record
 
 
-def related_ids(resource: dict[str, Any], names: Iterable[str]) -> dict[str, list[str]]:
+def related_ids(resource: Resource, names: Iterable[str]) -> dict[str, list[str]]:
     """Ids of to-many relationships, keyed ``<relationship>_ids``."""
-    relationships = resource.get("relationships")
+    relationships = resource.relationships or {}
     result: dict[str, list[str]] = {}
-    if not isinstance(relationships, dict):
-        return result
     for name in names:
         body = relationships.get(name)
-        data = body.get("data") if isinstance(body, dict) else None
-        if isinstance(data, list):
+        if body is not None and isinstance(body.data, list):
             result[f"{snake(name)}_ids"] = [
-                item["id"]
-                for item in data
-                if isinstance(item, dict) and isinstance(item.get("id"), str)
+                item.id for item in body.data if isinstance(item.id, str)
             ]
     return result
+
+
+def decode_document(content: bytes) -> Document:
+    """A page as typed resources; raises ValueError naming what is malformed."""
+    try:
+        return _document_decoder.decode(content)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        raise ValueError(str(exc)) from None
 
 
 def error_detail(response: requests.Response) -> tuple[str, set[str]]:
@@ -143,13 +179,39 @@ class KlaviyoPaginator(BaseHATEOASPaginator):
     """Follows ``links.next`` exactly as Klaviyo gives it; the cursor is opaque."""
 
     def get_next_url(self, response: requests.Response) -> str | None:
-        links = response_json(response).get("links") or {}
-        return links.get("next") or None
+        return next_link(response)
 
 
 # msgspec keeps integers past 64 bits exact (orjson turns them into floats), and
 # decimals keep every digit Klaviyo sent.
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
+
+
+class _Envelope(msgspec.Struct):
+    links: _Links | None = None
+
+
+# Reads only `links.next`, but still checks the whole body is well-formed JSON: the
+# worker that fetched a page learns where the next one is without building the
+# page's records, which wait as compact bytes until the reader gets to them.
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def next_link(response: requests.Response) -> str | None:
+    """The body's ``links.next``; raises ValueError when the body is not a JSON object."""
+    cached = getattr(response, "_klaviyo_next", False)
+    if cached is False:
+        parsed = getattr(response, "_klaviyo_json", None)
+        if parsed is not None:
+            cached = (parsed.get("links") or {}).get("next") or None
+        else:
+            try:
+                envelope = _envelope_decoder.decode(response.content)
+            except msgspec.DecodeError as exc:  # ValidationError included
+                raise ValueError(str(exc)) from None
+            cached = (envelope.links.next if envelope.links else None) or None
+        response._klaviyo_next = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def response_json(response: requests.Response) -> dict[str, Any]:
@@ -426,22 +488,33 @@ class KlaviyoStream(RESTStream):
         end: datetime | None,
         context: Context | None = None,
     ) -> Iterator[Page]:
-        """Every page of one query, following ``links.next``; safe on any thread.
+        """Every page of one query as records, following ``links.next``."""
+        for response in self.responses(prepared, context):
+            yield self.page_records(response, start, end)
 
-        Records outside [start, end) are dropped here, for endpoints whose
-        filter cannot express one of the bounds exactly.
-        """
+    def responses(
+        self, prepared: requests.PreparedRequest, context: Context | None = None
+    ) -> Iterator[requests.Response]:
+        """Every response of one query, following ``links.next``; safe on any thread."""
         paginator = self.get_new_paginator()
         while not paginator.finished:
             response = self.send(prepared)
-            records = list(self.parse_response(response))
-            if self.needs_client_bounds and (start or end):
-                records = [r for r in records if _within(r.get(self.replication_key), start, end)]
-            yield records
+            yield response
             paginator.advance(response)
             if not paginator.finished:
                 page = PageContext(stream_context=context, next_page_token=paginator.current_value)
                 prepared = self.prepare(self.get_http_request(page=page))
+
+    def page_records(
+        self, response: requests.Response, start: datetime | None, end: datetime | None
+    ) -> Page:
+        """One response's records. Records outside [start, end) are dropped here, for
+        endpoints whose filter cannot express one of the bounds exactly."""
+        records = list(self.parse_response(response))
+        if self.needs_client_bounds and (start or end):
+            key = self.replication_key
+            records = [r for r in records if _within(r.get(key), start, end)]
+        return records
 
     @cached_property
     def needs_client_bounds(self) -> bool:
@@ -487,8 +560,10 @@ class KlaviyoStream(RESTStream):
 
     def request_pages(self, context: Context | None) -> Iterator[Page]:
         """Pages for one context, prefetched if the parent asked for them ahead."""
-        feed = self._prefetched.take(_context_key(context)) if self._prefetched else None
-        if feed is None:
+        fetched = self._prefetched.take(_context_key(context)) if self._prefetched else None
+        if fetched is not None:
+            feed: Iterable[Page] = (self.page_records(*item) for item in fetched)
+        else:
             start, end = self.window_start(context), self.window_end()
             if self.reads_in_windows and self.max_workers > 1:
                 feed = self.windowed_pages(context, start, end)
@@ -499,6 +574,10 @@ class KlaviyoStream(RESTStream):
             yield page
 
     # ---- concurrency ----------------------------------------------------
+    #
+    # Worker threads only fetch: a feed holds the raw responses of one window or
+    # one parent, a few at a time, and the reading thread turns them into records
+    # in order. Raw bodies take a quarter of the memory of parsed ones.
 
     @property
     def reads_in_windows(self) -> bool:
@@ -515,14 +594,14 @@ class KlaviyoStream(RESTStream):
         """The range [start, end) as adaptive windows fetched in parallel, in order.
 
         A first request over the whole range finds where the data begins and how
-        dense it is; the rest is cut into windows read on worker threads. Records
-        come out in replication-key order, so the bookmark only ever covers
-        windows whose records have all been emitted.
+        dense it is; the rest is cut into windows of a few pages each, read on
+        worker threads. Records come out in replication-key order, so the
+        bookmark only ever covers windows whose records have all been emitted.
         """
         key = self.replication_key
         response = self.send(self.first_request(context, start, end))
-        first = [r for r in self.parse_response(response) if _within(r.get(key), start, end)]
-        if not KlaviyoPaginator().get_next_url(response) or not first:
+        first = self.page_records(response, start, end)
+        if not first or not next_link(response):
             yield first
             return
         try:
@@ -540,33 +619,41 @@ class KlaviyoStream(RESTStream):
         planner = WindowPlanner(
             boundary, end, target_records=self.window_target_records, density=len(first) / spread
         )
-        pool = FeedPool(self.max_workers, max_pages=2, name=f"{self.name}-window")
-        in_flight: list[int] = []
+        # A window fits in its feed, so a worker finishes it without waiting for the
+        # reader; twice as many windows as workers keeps every worker busy.
+        pool = FeedPool(self.max_workers, max_pages=WINDOW_PAGES + 1, name=f"{self.name}-window")
+        in_flight: list[tuple[int, datetime, datetime]] = []
         counter = 0
 
         def submit_more() -> None:
             nonlocal counter
-            while planner.has_more() and len(in_flight) <= self.max_workers:
+            while planner.has_more() and len(in_flight) < 2 * self.max_workers:
                 low, high = planner.next_window()
                 prepared = self.first_request(context, low, high)
-                pool.submit(counter, self._producer(prepared, low, high, context, planner))
-                in_flight.append(counter)
+                pool.submit(counter, self._producer(prepared, low, high, context))
+                in_flight.append((counter, low, high))
                 counter += 1
 
         try:
             submit_more()
             while in_flight:
-                feed = pool.take(in_flight.pop(0))
-                if feed is None:
+                number, low, high = in_flight.pop(0)
+                fetched = pool.take(number)
+                if fetched is None:
                     raise RuntimeError("window feed lost")
-                yield from feed
+                count = 0
+                for item in fetched:
+                    page = self.page_records(*item)
+                    count += len(page)
+                    yield page
+                planner.observe(low, high, count)
                 submit_more()
         finally:
             pool.close()
 
     @property
     def window_target_records(self) -> int:
-        return (self.operation.page_size_max or 100) * 10
+        return (self.operation.page_size_max or 100) * WINDOW_PAGES
 
     def _producer(
         self,
@@ -574,16 +661,11 @@ class KlaviyoStream(RESTStream):
         start: datetime | None,
         end: datetime | None,
         context: Context | None,
-        planner: WindowPlanner | None = None,
     ) -> Any:
         def produce(put: Any) -> None:
-            count = 0
-            for page in self.pages(prepared, start, end, context):
-                count += len(page)
-                if not put(page):
+            for response in self.responses(prepared, context):
+                if not put((response, start, end)):
                     return
-            if planner is not None and start is not None and end is not None:
-                planner.observe(start, end, count)
 
         return produce
 
@@ -729,7 +811,7 @@ class KlaviyoStream(RESTStream):
         status = response.status_code
         if status < 400:
             try:
-                response_json(response)
+                next_link(response)
             except ValueError as exc:
                 raise TransientKlaviyoError(f"{endpoint} sent an unreadable body: {exc}") from None
             return
@@ -755,27 +837,21 @@ class KlaviyoStream(RESTStream):
     # ---- records --------------------------------------------------------
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
+        where = urlsplit(response.url).path
         try:
-            body = response_json(response)
+            data = decode_document(response.content).data
         except ValueError as exc:
             raise KlaviyoError(
-                f"Stream '{self.name}': response from {urlsplit(response.url).path} is not "
-                f"a JSON:API document ({exc})"
+                f"Stream '{self.name}': response from {where} is not a JSON:API document ({exc})"
             ) from None
-        data = body.get("data")
         if data is None:
-            raise KlaviyoError(
-                f"Stream '{self.name}': response from {urlsplit(response.url).path} has no `data`"
-            )
+            raise KlaviyoError(f"Stream '{self.name}': response from {where} has no `data`")
+        keep_related = bool(self.includes and self.child_key)
+        id_field = self.id_field
         for resource in data if isinstance(data, list) else [data]:
-            if not isinstance(resource, dict):
-                raise KlaviyoError(
-                    f"Stream '{self.name}': response from {urlsplit(response.url).path} "
-                    f"holds a {type(resource).__name__} where a resource belongs"
-                )
-            if self.includes and self.child_key:
-                self._related[resource.get("id")] = related_ids(resource, self.includes)
-            yield flatten_resource(resource, self.id_field)
+            if keep_related:
+                self._related[resource.id] = related_ids(resource, self.includes)
+            yield flatten_resource(resource, id_field)
 
     # ---- output ---------------------------------------------------------
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import msgspec
 import pytest
 
-from tap_klaviyo.client import flatten_resource, related_ids
+from tap_klaviyo.client import Resource, flatten_resource, related_ids
 from tap_klaviyo.tap import TapKlaviyo
 
 START = datetime(2024, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
@@ -16,6 +17,11 @@ END = datetime(2024, 4, 1, tzinfo=timezone.utc)
 @pytest.fixture(scope="module")
 def tap() -> TapKlaviyo:
     return TapKlaviyo(config={"api_key": "pk_unit"})
+
+
+def resource(body: dict) -> Resource:
+    """A resource as the tap decodes it from a page."""
+    return msgspec.json.decode(msgspec.json.encode(body), type=Resource)
 
 
 def test_flatten_puts_id_attributes_and_to_one_ids_at_top_level() -> None:
@@ -34,7 +40,7 @@ def test_flatten_puts_id_attributes_and_to_one_ids_at_top_level() -> None:
         },
         "links": {"self": "https://a.klaviyo.com/api/events/ev1"},
     }
-    assert flatten_resource(event) == {
+    assert flatten_resource(resource(event)) == {
         "id": "ev1",
         "datetime": "2024-03-01T00:00:00+00:00",
         "event_properties": {"value": 2**70, "items": [{"sku": "A"}]},
@@ -50,14 +56,14 @@ def test_flatten_renames_id_and_keeps_attribute_over_relationship() -> None:
         "attributes": {"email": "a@example.com", "list_id": "from-attributes"},
         "relationships": {"list": {"data": {"type": "list", "id": "from-relationship"}}},
     }
-    record = flatten_resource(member, id_field="profile_id")
+    record = flatten_resource(resource(member), id_field="profile_id")
     assert record == {"profile_id": "p1", "email": "a@example.com", "list_id": "from-attributes"}
 
 
 def test_related_ids_reads_to_many_relationships() -> None:
     campaign = {"relationships": {"tags": {"data": [{"type": "tag", "id": "t1"}, {"id": "t2"}]}}}
-    assert related_ids(campaign, ["tags"]) == {"tags_ids": ["t1", "t2"]}
-    assert related_ids({"relationships": {}}, ["tags"]) == {}
+    assert related_ids(resource(campaign), ["tags"]) == {"tags_ids": ["t1", "t2"]}
+    assert related_ids(resource({"relationships": {}}), ["tags"]) == {}
 
 
 def test_profiles_use_only_greater_than_and_less_than(tap: TapKlaviyo) -> None:
