@@ -24,8 +24,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tap_klaviyo import spec  # noqa: E402
-from tap_klaviyo.ratelimit import RateLimiter  # noqa: E402
+from tap_klaviyo import spec
+from tap_klaviyo.ratelimit import RateLimiter
 
 
 def main() -> None:
@@ -43,7 +43,6 @@ def main() -> None:
     step = (end - start) / slices
     lock = threading.Lock()
     written = 0
-    out = Path(args.out).open("wb")
 
     def fetch(index: int) -> None:
         nonlocal written
@@ -67,10 +66,9 @@ def main() -> None:
             url, params = body["links"].get("next"), None
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(args.workers) as pool:
+    with Path(args.out).open("wb") as out, ThreadPoolExecutor(args.workers) as pool:
         list(pool.map(fetch, range(slices)))
     wall = time.perf_counter() - started
-    out.close()
     print(msgspec.json.encode({"records": written, "wall": wall}).decode())
 
 
