@@ -77,15 +77,15 @@ def snake(name: str) -> str:
     return name.replace("-", "_")
 
 
-class Ref(msgspec.Struct):
+class Ref(msgspec.Struct, gc=False):
     id: Any = None
 
 
-class Relationship(msgspec.Struct):
+class Relationship(msgspec.Struct, gc=False):
     data: Ref | list[Ref] | None = None
 
 
-class Resource(msgspec.Struct):
+class Resource(msgspec.Struct, gc=False):
     """A JSON:API resource as the tap reads it: its links are never built."""
 
     id: Any = None
@@ -93,17 +93,18 @@ class Resource(msgspec.Struct):
     relationships: dict[str, Relationship] | None = None
 
 
-class _Links(msgspec.Struct):
+class _Links(msgspec.Struct, gc=False):
     next: str | None = None
 
 
-class Document(msgspec.Struct):
+class Document(msgspec.Struct, gc=False):
     data: list[Resource] | Resource | None = None
     links: _Links | None = None
 
 
 # Decoding into these types skips every `links` object of every resource, most of
-# a page's bytes, instead of building strings nobody reads. msgspec keeps integers
+# a page's bytes, instead of building strings nobody reads; the garbage collector
+# never tracks them (they cannot form cycles). msgspec keeps integers
 # past 64 bits exact (orjson turns them into floats), and decimals keep every
 # digit Klaviyo sent.
 _document_decoder = msgspec.json.Decoder(Document, float_hook=decimal.Decimal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import gc
 import io
 import json
 import re
@@ -351,6 +352,11 @@ class TapKlaviyo(Tap):
         SCHEMA precedes its records, and each STATE snapshots bookmarks that
         only cover records already written.
         """
+        # Schemas, catalog and modules live for the whole run: kept out of the
+        # collector's reach, they are not re-scanned each time decoded pages
+        # trigger a collection (a third of the CPU per record otherwise).
+        gc.collect()
+        gc.freeze()
         workers = int(self.config.get("parallel_streams") or 1)
         if workers <= 1:
             super().sync_all()

@@ -24,9 +24,23 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+# Values decoded from JSON have exactly these types: one lookup names the kind.
+_KIND_OF: dict[type, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    Decimal: "number",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
+
+
 def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
+    kind = _KIND_OF.get(type(value))
+    if kind is not None:
+        return kind
     if isinstance(value, bool):
         return "boolean"
     for name in ("string", "integer", "number", "object", "array"):
@@ -56,26 +70,48 @@ class Checker:
         self.kinds: frozenset[str] | None = (
             frozenset([kinds] if isinstance(kinds, str) else kinds) if kinds else None
         )
+        # An integer is also a JSON Schema number.
+        self.allowed = (
+            self.kinds | {"integer"} if self.kinds and "number" in self.kinds else self.kinds
+        )
         self.properties = {
             name: Checker(sub) for name, sub in (schema.get("properties") or {}).items()
         }
         items = schema.get("items")
         self.items = Checker(items) if isinstance(items, dict) and items else None
         self.date_time = schema.get("format") == "date-time"
+        # Most properties only constrain the JSON type: those are checked inline
+        # with one lookup each, the rest through their own checker.
+        self.plain_kinds = {
+            name: sub.allowed for name, sub in self.properties.items() if sub.is_plain
+        }
+
+    @property
+    def is_plain(self) -> bool:
+        return (
+            self.allowed is not None
+            and self.variants is None
+            and not self.date_time
+            and not self.properties
+            and self.items is None
+        )
 
     def __call__(self, value: Any, path: str) -> str | None:
         if self.variants is not None:
             problems = [variant(value, path) for variant in self.variants]
             return None if None in problems else problems[0]
-        if self.kinds is not None:
+        if self.allowed is not None:
             kind = json_type(value)
-            allowed = kind in self.kinds or (kind == "integer" and "number" in self.kinds)
-            if not allowed:
+            if kind not in self.allowed:
                 return f"`{path}` is {kind}, the schema allows {'/'.join(sorted(self.kinds))}"
         if self.date_time and isinstance(value, str) and not is_date_time(value):
             return f"`{path}` is {value!r}, not a date-time"
         if self.properties and isinstance(value, dict):
+            plain_kinds = self.plain_kinds
             for name, sub in value.items():
+                allowed = plain_kinds.get(name)
+                if allowed is not None and _KIND_OF.get(type(sub)) in allowed:
+                    continue
                 checker = self.properties.get(name)
                 if checker is not None:
                     problem = checker(sub, f"{path}.{name}" if path else name)

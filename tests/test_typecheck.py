@@ -1,0 +1,56 @@
+"""The record type check agrees with a JSON Schema validator, on its fast path too."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator, FormatChecker
+
+from tap_klaviyo.typecheck import compile_checker
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": ["string", "null"]},
+        "count": {"type": ["integer", "null"]},
+        "value": {"type": ["number", "null"]},
+        "flag": {"type": ["boolean", "null"]},
+        "when": {"type": ["string", "null"], "format": "date-time"},
+        "location": {
+            "type": ["object", "null"],
+            "properties": {"zip": {"type": ["string", "null"]}},
+        },
+        "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        "either": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    },
+}
+
+VALID = [
+    {"id": "a", "count": 3, "value": Decimal("1.5"), "flag": True},
+    {"value": 7, "when": "2024-05-01T10:20:30+00:00", "location": {"zip": "02110"}},
+    {"id": None, "count": None, "value": 2**70, "tags": ["x"], "either": 4, "extra": [1]},
+]
+INVALID = [
+    ({"count": True}, "`count` is boolean, the schema allows integer/null"),
+    ({"count": 1.5}, "`count` is number, the schema allows integer/null"),
+    ({"flag": "yes"}, "`flag` is string, the schema allows boolean/null"),
+    ({"id": 5}, "`id` is integer, the schema allows null/string"),
+    ({"when": "2024-05-01"}, "`when` is '2024-05-01', not a date-time"),
+    ({"location": {"zip": 2110}}, "`location.zip` is integer, the schema allows null/string"),
+    ({"tags": ["x", 1]}, "`tags[1]` is integer, the schema allows string"),
+    ({"either": 1.5}, "`either` is number, the schema allows string"),
+]
+
+
+@pytest.mark.parametrize("record", VALID)
+def test_valid_records_pass(record: dict[str, Any]) -> None:
+    assert not list(Draft7Validator(SCHEMA, format_checker=FormatChecker()).iter_errors(record))
+    assert compile_checker(SCHEMA)(record, "") is None
+
+
+@pytest.mark.parametrize(("record", "problem"), INVALID)
+def test_invalid_records_name_the_field(record: dict[str, Any], problem: str) -> None:
+    assert list(Draft7Validator(SCHEMA, format_checker=FormatChecker()).iter_errors(record))
+    assert compile_checker(SCHEMA)(record, "") == problem
