@@ -879,8 +879,8 @@ class KlaviyoStream(RESTStream):
         if not self._lean_output:
             super()._write_record_message(record)
             return
-        unknown = [key for key in record if key not in self._known_properties]
-        if unknown:
+        if not record.keys() <= self._known_properties:
+            unknown = record.keys() - self._known_properties
             if not self._warned_unknown:
                 self.logger.warning(
                     "Stream '%s': properties not in the schema are dropped: %s",

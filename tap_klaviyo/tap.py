@@ -25,6 +25,22 @@ from tap_klaviyo.streams import STREAM_TYPES, reporting
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
 
 
+def start_order(stream: Any) -> tuple[int, float]:
+    """Streams that take longest start first, so the short ones fill in around them:
+    high-volume streams read in windows, then those whose own or children's endpoint
+    has the smallest quota (e.g. metric_properties at 15 requests a minute)."""
+
+    def quotas(node: Any) -> list[float]:
+        own = getattr(node, "operation", None)
+        found = [own.steady_per_minute] if own and own.steady_per_minute else []
+        for child in node.child_streams:
+            if child.selected or child.has_selected_descendents:
+                found += quotas(child)
+        return found
+
+    return (0 if getattr(stream, "parallel_windows", False) else 1, min(quotas(stream) or [1e9]))
+
+
 class SettingsError(ValueError):
     """A setting is wrong; the message names it and fits on one line."""
 
@@ -371,6 +387,7 @@ class TapKlaviyo(Tap):
             if (stream.selected or stream.has_selected_descendents)
             and not stream.parent_stream_type
         ]
+        roots.sort(key=start_order)
 
         def sync_one(stream: Any) -> None:
             stream.sync()

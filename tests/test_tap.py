@@ -96,6 +96,18 @@ def test_parallel_streams_interleave_valid_singer_output(write_json: Any) -> Non
                     assert stream in newest and value <= newest[stream], (stream, value)
 
 
+def test_longest_streams_start_first() -> None:
+    from tap_klaviyo.tap import TapKlaviyo, start_order
+
+    tap = TapKlaviyo(config={"api_key": "pk_order"})
+    roots = [s for s in tap.streams.values() if s.selected and not s.parent_stream_type]
+    order = [s.name for s in sorted(roots, key=start_order)]
+    # Windowed high-volume streams first, then the smallest quotas: metrics waits on
+    # metric_properties' 15 requests a minute, catalog items have 3,500.
+    assert order[:2] == ["profiles", "events"]
+    assert order.index("metrics") < order.index("tags") < order.index("catalog_items")
+
+
 @pytest.mark.parametrize(
     ("kind", "content", "says"),
     [
