@@ -26,6 +26,8 @@ from tap_klaviyo.streams import STREAM_TYPES  # noqa: E402
 
 DEFAULT_SPEC = ROOT.parent / "shared" / "klaviyo-openapi" / "stable.json"
 SCHEMA_DIR = ROOT / "tap_klaviyo" / "schemas"
+# Levels of nesting below a record's columns that keep their properties and items.
+MAX_DEPTH = 4
 
 
 class SchemaBuilder:
@@ -65,15 +67,22 @@ class SchemaBuilder:
             return merged
         return {**first, **second}
 
-    def convert(self, node: dict[str, Any]) -> dict[str, Any]:
-        """An OpenAPI schema as a Singer JSON schema."""
+    def convert(self, node: dict[str, Any], depth: int = 1) -> dict[str, Any]:
+        """An OpenAPI schema as a Singer JSON schema.
+
+        Below ``MAX_DEPTH`` levels only the JSON types are kept: targets store deep
+        values as JSON anyway, and the full tree of, say, every flow action
+        definition variant made one schema megabytes long, slowing every run's start.
+        """
         node = self.resolve(node)
         nullable = bool(node.get("nullable"))
         variants = node.get("oneOf") or node.get("anyOf")
+        if depth > MAX_DEPTH:
+            return self.kinds_only(node, nullable)
         if variants:
             converted = []
             for variant in variants:
-                schema = self.convert(variant)
+                schema = self.convert(variant, depth)
                 if schema not in converted:
                     converted.append(schema)
             result = converted[0] if len(converted) == 1 else {"anyOf": converted}
@@ -90,11 +99,32 @@ class SchemaBuilder:
             properties = node.get("properties")
             if properties:
                 result["properties"] = {
-                    name: self.convert(prop) for name, prop in sorted(properties.items())
+                    name: self.convert(prop, depth + 1) for name, prop in sorted(properties.items())
                 }
         elif kind == "array":
-            result["items"] = self.convert(node.get("items") or {})
+            result["items"] = self.convert(node.get("items") or {}, depth + 1)
         return self.nullable(result) if nullable else result
+
+    def kinds_only(self, node: dict[str, Any], nullable: bool) -> dict[str, Any]:
+        """The JSON types a node (or any of its variants) can take; {} if unknown."""
+        kinds: set[str] = set()
+        pending = [node]
+        while pending:
+            current = self.resolve(pending.pop())
+            nullable = nullable or bool(current.get("nullable"))
+            variants = current.get("oneOf") or current.get("anyOf")
+            if variants:
+                pending.extend(variants)
+                continue
+            kind = current.get("type") or ("object" if "properties" in current else None)
+            if kind is None:
+                return {}
+            kinds.add(kind)
+        if "number" in kinds:
+            kinds.discard("integer")
+        if nullable:
+            kinds.add("null")
+        return {"type": sorted(kinds)}
 
     @staticmethod
     def nullable(schema: dict[str, Any]) -> dict[str, Any]:
