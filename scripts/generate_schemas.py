@@ -106,7 +106,8 @@ class SchemaBuilder:
         return self.nullable(result) if nullable else result
 
     def kinds_only(self, node: dict[str, Any], nullable: bool) -> dict[str, Any]:
-        """The JSON types a node (or any of its variants) can take; {} if unknown."""
+        """The JSON types a scalar node (or any of its variants) can take; {} (anything)
+        for containers and unknowns."""
         kinds: set[str] = set()
         pending = [node]
         while pending:
@@ -120,6 +121,10 @@ class SchemaBuilder:
             if kind is None:
                 return {}
             kinds.add(kind)
+        if kinds & {"object", "array"}:
+            # Open: the SDK's conformer needs `properties` or `items` with a container
+            # type, and these values are stored whole anyway.
+            return {}
         if "number" in kinds:
             kinds.discard("integer")
         if nullable:

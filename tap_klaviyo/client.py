@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import functools
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
@@ -77,6 +78,12 @@ def snake(name: str) -> str:
     return name.replace("-", "_")
 
 
+@functools.cache
+def relationship_column(name: str) -> str:
+    """The column of a to-one relationship's id: ``tag-group`` -> ``tag_group_id``."""
+    return f"{snake(name)}_id"
+
+
 class Ref(msgspec.Struct, gc=False):
     id: Any = None
 
@@ -123,7 +130,7 @@ def flatten_resource(resource: Resource, id_field: str = "id") -> dict[str, Any]
     if resource.relationships:
         for name, body in resource.relationships.items():
             if type(body.data) is Ref:
-                record.setdefault(f"{snake(name)}_id", body.data.id)
+                record.setdefault(relationship_column(name), body.data.id)
     return record
 
 
