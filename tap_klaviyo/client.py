@@ -17,6 +17,7 @@ import msgspec
 import requests
 from singer_sdk import RESTStream, Stream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers import types
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.pagination import BaseHATEOASPaginator
@@ -905,6 +906,17 @@ class KlaviyoStream(RESTStream):
         child[self.child_key] = record[self.id_field]
         child.update(self._related.get(record[self.id_field], {}))
         return child
+
+    def _process_record(
+        self,
+        record: types.Record,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        # The SDK's version walks child contexts and stream maps for every record;
+        # a stream without children or partition keys has nothing to do here.
+        if self.child_streams or partition_context:
+            super()._process_record(record, child_context, partition_context)
 
     def get_child_context(self, record: dict, context: Context | None) -> dict[str, Any]:
         if not self.child_streams:
