@@ -38,6 +38,7 @@ MAX_TRIES = 8
 BACKOFF_FACTOR_SECONDS = 1.0
 MAX_CONSECUTIVE_429 = 30
 REQUEST_TIMEOUT_SECONDS = 120
+BODY_CHUNK_BYTES = 1 << 20
 DEFAULT_MAX_WORKERS = 8
 # Pages per time window read on a worker: few enough that a dense stretch is spread
 # over many workers, enough that the last, part-full page of a window is rare.
@@ -769,8 +770,12 @@ class KlaviyoStream(RESTStream):
             self.rate_limiter.acquire()
             try:
                 response = self.session.send(
-                    self.authenticator(prepared.copy()), timeout=self.timeout
+                    self.authenticator(prepared.copy()), timeout=self.timeout, stream=True
                 )
+                # One read for the whole body: requests reads 10 KB at a time, and each
+                # chunk makes this thread queue again for the interpreter lock.
+                response._content = b"".join(response.iter_content(BODY_CHUNK_BYTES))
+                response.close()  # hands the connection back to the pool
             except (
                 requests.exceptions.Timeout,
                 requests.exceptions.ConnectionError,
