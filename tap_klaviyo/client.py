@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import functools
 import hashlib
+import itertools
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -535,13 +536,17 @@ class KlaviyoStream(RESTStream):
         return not ({"greater-or-equal", "less-than"} <= ops)
 
     def request_records(self, context: Context | None) -> Iterable[dict]:
+        for page in self.request_record_pages(context):
+            yield from page
+
+    def request_record_pages(self, context: Context | None) -> Iterator[Page]:
+        """Pages of records for one context, with Klaviyo's recoverable refusals handled."""
         if self._forbidden:
             return
         restarted = False
         while True:
             try:
-                for page in self.request_pages(context):
-                    yield from page
+                yield from self.request_pages(context)
                 return
             except KlaviyoAPIError as exc:
                 if exc.status == 400 and "page[cursor]" in exc.parameters and not restarted:
@@ -893,18 +898,93 @@ class KlaviyoStream(RESTStream):
             super()._write_record_message(record)
             return
         if not record.keys() <= self._known_properties:
-            unknown = record.keys() - self._known_properties
-            if not self._warned_unknown:
-                self.logger.warning(
-                    "Stream '%s': properties not in the schema are dropped: %s",
-                    self.name,
-                    ", ".join(sorted(unknown)),
-                )
-                self._warned_unknown = True
-            for key in unknown:
-                del record[key]
+            self._drop_unknown(record)
         self._tap.message_writer.write_record(self.name, record, self._stream_version)
         self.state_manager.is_flushed = False
+
+    def _drop_unknown(self, record: dict) -> None:
+        unknown = record.keys() - self._known_properties
+        if not self._warned_unknown:
+            self.logger.warning(
+                "Stream '%s': properties not in the schema are dropped: %s",
+                self.name,
+                ", ".join(sorted(unknown)),
+            )
+            self._warned_unknown = True
+        for key in unknown:
+            del record[key]
+
+    # ---- a page at a time ------------------------------------------------
+
+    @cached_property
+    def _writes_pages(self) -> bool:
+        """Whether records can go out a page at a time: a lean, selected, top-level
+        stream with no children, partitions or dry-run record limit, whose records
+        come from ``request_records`` (report streams assemble theirs in
+        ``get_records``). The SDK's loop does its bookkeeping per record; here it is
+        once per page."""
+        return (
+            type(self).get_records is RESTStream.get_records
+            and type(self).request_records is KlaviyoStream.request_records
+            and self._lean_output
+            and self.selected
+            and not self.child_streams
+            and self.parent_stream_type is None
+            and self.partitions is None
+            and not self.state_partitioning_keys
+            and self.ABORT_AT_RECORD_COUNT is None
+        )
+
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Iterator[dict]:
+        if not (write_messages and context is None and self._writes_pages):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        record_counter = self.get_record_counter()
+        timer = self.get_sync_timer()
+        incremental = bool(self.replication_key) and self.replication_method == "INCREMENTAL"
+        written = 0
+        with record_counter, timer:
+            record_counter.with_context({})
+            timer.with_context({})
+            self._write_starting_replication_value(None)
+            for page in self.request_record_pages(None):
+                processed = (self.post_process(record, None) for record in page)
+                rows = [row for row in processed if row is not None]
+                if not rows:
+                    continue
+                known = self._known_properties
+                for row in rows:
+                    if not row.keys() <= known:
+                        self._drop_unknown(row)
+                self._tap.message_writer.write_records(self.name, rows, self._stream_version)
+                self.state_manager.is_flushed = False
+                if incremental:
+                    # The state only ever covers records already written.
+                    for row in self._bookmark_rows(rows):
+                        self._increment_stream_state(row, context=None)
+                before, written = written, written + len(rows)
+                if written // self.STATE_MSG_FREQUENCY != before // self.STATE_MSG_FREQUENCY:
+                    self._write_state_message()
+                record_counter.increment(len(rows))
+            self._finalize_state(self.stream_state)
+        self._write_state_message()
+        yield from ()
+
+    def _bookmark_rows(self, rows: Page) -> Page:
+        """The rows whose replication keys move the bookmark exactly as the SDK would
+        record by record: the first and last of a page in order (the first still
+        meets the SDK's sort check), else every row."""
+        key = self.replication_key
+        values = [row.get(key) for row in rows]
+        try:
+            ordered = all(a <= b for a, b in itertools.pairwise(values))
+        except TypeError:  # a null or a value of another type: the SDK decides
+            ordered = False
+        if ordered and len(rows) > 1:
+            return [rows[0], rows[-1]]
+        return rows
 
     def child_context_for(self, record: dict, context: Context | None) -> dict[str, Any]:
         child = {k: v for k, v in (context or {}).items() if k.endswith("_id")}

@@ -68,6 +68,31 @@ class LeanWriter(SingerWriter):
         with self._lock:
             self._write(line, flush=False)
 
+    def write_records(
+        self, stream: str, records: list[dict[str, Any]], version: int | None
+    ) -> None:
+        """A page of records in one write (one extraction time: one page)."""
+        extracted = self.clock.now()
+        if version is None:
+            messages = [
+                {"type": "RECORD", "stream": stream, "record": r, "time_extracted": extracted}
+                for r in records
+            ]
+        else:
+            messages = [
+                {
+                    "type": "RECORD",
+                    "stream": stream,
+                    "record": r,
+                    "version": version,
+                    "time_extracted": extracted,
+                }
+                for r in records
+            ]
+        lines = _encoder.encode_lines(messages)
+        with self._lock:
+            self._write(lines[:-1], flush=False)
+
     @staticmethod
     def _write(line: bytes, *, flush: bool) -> None:
         out = sys.stdout

@@ -103,3 +103,16 @@ def test_campaign_request_carries_channel_and_archived_filters(tap: TapKlaviyo) 
 def test_full_table_stream_sends_no_filter_or_sort(tap: TapKlaviyo) -> None:
     assert tap.streams["metrics"].get_url_params(None, None) == {}
     assert tap.streams["tags"].get_url_params(None, None) == {"page[size]": 50}
+
+
+def test_a_page_moves_the_bookmark_through_its_first_and_last_record(tap: TapKlaviyo) -> None:
+    # The first still meets the SDK's sort check, the last sets the bookmark; a page out
+    # of order (or with a null key) goes record by record so the SDK judges each one.
+    stream = tap.streams["profiles"]
+    ordered = [{"updated": f"2024-01-0{day}T00:00:00+00:00"} for day in (1, 2, 2, 3)]
+    assert stream._bookmark_rows(ordered) == [ordered[0], ordered[-1]]
+    shuffled = [ordered[1], ordered[0], ordered[3]]
+    assert stream._bookmark_rows(shuffled) == shuffled
+    with_null = [ordered[0], {"updated": None}, ordered[3]]
+    assert stream._bookmark_rows(with_null) == with_null
+    assert stream._bookmark_rows(ordered[:1]) == ordered[:1]
