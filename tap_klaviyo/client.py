@@ -40,7 +40,7 @@ BACKOFF_FACTOR_SECONDS = 1.0
 MAX_CONSECUTIVE_429 = 30
 REQUEST_TIMEOUT_SECONDS = 120
 BODY_CHUNK_BYTES = 1 << 20
-DEFAULT_MAX_WORKERS = 8
+DEFAULT_MAX_WORKERS = 16
 # Pages per time window read on a worker: few enough that a dense stretch is spread
 # over many workers, enough that the last, part-full page of a window is rare.
 WINDOW_PAGES = 3

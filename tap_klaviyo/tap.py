@@ -182,7 +182,7 @@ class TapKlaviyo(Tap):
         th.Property(
             "max_workers",
             th.IntegerType,
-            default=8,
+            default=16,
             title="Parallel requests per stream",
             description="Worker threads per stream: events and profiles read time windows "
             "in parallel, child streams fetch many parents at once. 1 reads serially.",
