@@ -44,6 +44,7 @@ from tap_klaviyo.client import (
     response_json,
     retry_after_seconds,
 )
+from tap_klaviyo.ratelimit import window_seconds
 
 DEFAULT_HISTORY_DAYS = 90
 DEFAULT_LOOKBACK_DAYS = 7
@@ -52,8 +53,6 @@ DEFAULT_VALUES_PERIOD = "day"
 PERIODS = ("day", "week", "month")
 SERIES_INTERVAL = "daily"
 QUOTA_WINDOW = timedelta(hours=24)
-# The tap's limiter spreads requests 5% wider than Klaviyo's windows (ratelimit.py).
-LIMITER_MARGIN = 1.05
 # A report window that pages more than this is surely looping on a bad cursor.
 MAX_PAGES_PER_WINDOW = 1000
 METRIC_AGGREGATE_WINDOW_DAYS = {"hour": 31, "day": 366, "week": 366, "month": 366}
@@ -439,7 +438,8 @@ def estimate_seconds(requests_count: int, steady_per_minute: int) -> float:
     minute's worth leaves at once)."""
     if requests_count <= 0:
         return 0.0
-    return (math.ceil(requests_count / max(1, steady_per_minute)) - 1) * 60 * LIMITER_MARGIN
+    # The tap's limiter treats each minute as a little longer (ratelimit.py).
+    return (math.ceil(requests_count / max(1, steady_per_minute)) - 1) * window_seconds(60)
 
 
 def parallel_seconds(durations: list[float], workers: int) -> float:
