@@ -19,6 +19,7 @@ from collections.abc import Callable
 # next is not (it matters for 1-second windows of endpoints allowing 1-3 a second).
 _WINDOW_MARGIN = 1.05
 _JITTER_SECONDS = 0.2
+BURST_SHARE = 0.8
 
 
 def window_seconds(seconds: float) -> float:
@@ -54,9 +55,12 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        # Requests bunch up on their way when the server is busy, far more within a
+        # second than within a minute: the burst window keeps a fifth of its quota spare.
+        burst = max(1, int(burst_per_second * BURST_SHARE)) if burst_per_second else None
         self.windows = [
             SlidingWindow(limit, seconds)
-            for limit, seconds in ((burst_per_second, 1.0), (steady_per_minute, 60.0))
+            for limit, seconds in ((burst, 1.0), (steady_per_minute, 60.0))
             if limit
         ]
         self._clock = clock

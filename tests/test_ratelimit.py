@@ -39,7 +39,8 @@ def test_no_window_ever_holds_more_than_its_quota() -> None:
     for i, start in enumerate(times):
         in_second = sum(1 for t in times[i:] if t < start + 1.2)
         in_minute = sum(1 for t in times[i : i + 800] if t < start + 60)
-        assert in_second <= 75 and in_minute <= 750
+        # A fifth of the burst quota stays spare for requests that bunch up on the way.
+        assert in_second <= 60 and in_minute <= 750
     # The steady quota is still nearly all used: the third minute's 100 requests leave
-    # after two windows of 63.2 s, paced 75 per 1.25 s.
+    # after two windows of 63.2 s, paced 60 per 1.25 s.
     assert 2 * 63.2 <= times[-1] <= 2 * 63.2 + 1.25 + 1e-9
