@@ -107,6 +107,10 @@ class _Links(msgspec.Struct, gc=False):
     next: str | None = None
 
 
+class _Envelope(msgspec.Struct, gc=False):
+    links: _Links | None = None
+
+
 class Document(msgspec.Struct, gc=False):
     data: list[Resource] | Resource | None = None
     links: _Links | None = None
@@ -114,9 +118,7 @@ class Document(msgspec.Struct, gc=False):
 
 # Decoding into these types skips every `links` object of every resource, most of
 # a page's bytes, instead of building strings nobody reads; the garbage collector
-# never tracks them (they cannot form cycles). msgspec keeps integers
-# past 64 bits exact (orjson turns them into floats), and decimals keep every
-# digit Klaviyo sent.
+# never tracks them (they cannot form cycles). Numbers decode as below (`_decoder`).
 _document_decoder = msgspec.json.Decoder(Document, float_hook=decimal.Decimal)
 
 
@@ -196,10 +198,6 @@ class KlaviyoPaginator(BaseHATEOASPaginator):
 # msgspec keeps integers past 64 bits exact (orjson turns them into floats), and
 # decimals keep every digit Klaviyo sent.
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
-
-
-class _Envelope(msgspec.Struct):
-    links: _Links | None = None
 
 
 # Reads only `links.next`, but still checks the whole body is well-formed JSON: the
@@ -897,12 +895,14 @@ class KlaviyoStream(RESTStream):
         if not self._lean_output:
             super()._write_record_message(record)
             return
-        if not record.keys() <= self._known_properties:
-            self._drop_unknown(record)
-        self._tap.message_writer.write_record(self.name, record, self._stream_version)
+        self._keep_known(record)
+        self._tap.message_writer.write_records(self.name, [record], self._stream_version)
         self.state_manager.is_flushed = False
 
-    def _drop_unknown(self, record: dict) -> None:
+    def _keep_known(self, record: dict) -> None:
+        """Drop properties the schema does not declare (warning once per stream)."""
+        if record.keys() <= self._known_properties:
+            return
         unknown = record.keys() - self._known_properties
         if not self._warned_unknown:
             self.logger.warning(
@@ -954,10 +954,8 @@ class KlaviyoStream(RESTStream):
                 rows = [row for row in processed if row is not None]
                 if not rows:
                     continue
-                known = self._known_properties
                 for row in rows:
-                    if not row.keys() <= known:
-                        self._drop_unknown(row)
+                    self._keep_known(row)
                 self._tap.message_writer.write_records(self.name, rows, self._stream_version)
                 self.state_manager.is_flushed = False
                 if incremental:

@@ -57,49 +57,30 @@ class LeanWriter(SingerWriter):
         # Encoding happens under the lock too: a STATE is a snapshot of the state
         # at the moment it is written, never mixed with a later change.
         with self._lock:
-            self._write(_encoder.encode(message.to_dict()), flush=message.type != "RECORD")
-
-    def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
-        message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
-        if version is not None:
-            message["version"] = version
-        message["time_extracted"] = self.clock.now()
-        line = _encoder.encode(message)
-        with self._lock:
-            self._write(line, flush=False)
+            line = _encoder.encode(message.to_dict()) + b"\n"
+            self._write(line, flush=message.type != "RECORD")
 
     def write_records(
         self, stream: str, records: list[dict[str, Any]], version: int | None
     ) -> None:
-        """A page of records in one write (one extraction time: one page)."""
-        extracted = self.clock.now()
-        if version is None:
-            messages = [
-                {"type": "RECORD", "stream": stream, "record": r, "time_extracted": extracted}
-                for r in records
-            ]
-        else:
-            messages = [
-                {
-                    "type": "RECORD",
-                    "stream": stream,
-                    "record": r,
-                    "version": version,
-                    "time_extracted": extracted,
-                }
-                for r in records
-            ]
-        lines = _encoder.encode_lines(messages)
+        """Records of one stream in one write; a page shares one extraction time."""
+        tail: dict[str, Any] = {"time_extracted": self.clock.now()}
+        if version is not None:
+            tail = {"version": version, **tail}
+        lines = _encoder.encode_lines(
+            [{"type": "RECORD", "stream": stream, "record": record, **tail} for record in records]
+        )
         with self._lock:
-            self._write(lines[:-1], flush=False)
+            self._write(lines, flush=False)
 
     @staticmethod
-    def _write(line: bytes, *, flush: bool) -> None:
+    def _write(lines: bytes, *, flush: bool) -> None:
+        """Write whole lines (``lines`` ends with a newline)."""
         out = sys.stdout
         binary = getattr(out, "buffer", None)
         if binary is not None:
-            binary.write(line + b"\n")
+            binary.write(lines)
         else:  # a text stream without a byte layer, e.g. captured in tests
-            out.write(line.decode() + "\n")
+            out.write(lines.decode())
         if flush:
             out.flush()

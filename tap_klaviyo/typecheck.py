@@ -82,15 +82,13 @@ class Checker:
         items = schema.get("items")
         self.items = Checker(items) if isinstance(items, dict) and items else None
         self.date_time = schema.get("format") == "date-time"
-        # Most properties only constrain the JSON type: those are checked inline
-        # with one lookup each, the rest through their own checker.
-        self.plain_kinds = {
-            name: sub.allowed for name, sub in self.properties.items() if sub.is_plain
-        }
+        # Most properties only constrain the JSON type: those are checked together by
+        # one msgspec conversion, the rest through their own checker.
+        plain_kinds = {name: sub.allowed for name, sub in self.properties.items() if sub.is_plain}
         self.other_properties = {
-            name: sub for name, sub in self.properties.items() if name not in self.plain_kinds
+            name: sub for name, sub in self.properties.items() if name not in plain_kinds
         }
-        self.plain_struct = plain_struct(self.plain_kinds)
+        self.plain_struct = plain_struct(plain_kinds)
 
     @property
     def is_plain(self) -> bool:
@@ -127,11 +125,7 @@ class Checker:
                             return problem
                 return None
         if self.properties and isinstance(value, dict):
-            plain_kinds = self.plain_kinds
             for name, sub in value.items():
-                allowed = plain_kinds.get(name)
-                if allowed is not None and _KIND_OF.get(type(sub)) in allowed:
-                    continue
                 checker = self.properties.get(name)
                 if checker is not None:
                     problem = checker(sub, f"{path}.{name}" if path else name)
