@@ -126,12 +126,8 @@ def run_cli(
 def sim() -> Iterator[Any]:
     from tests.klaviyo_sim import KlaviyoSimulator
 
-    simulator = KlaviyoSimulator(seed=0)
-    simulator.start()
-    try:
+    with KlaviyoSimulator(seed=0) as simulator:
         yield simulator
-    finally:
-        simulator.stop()
 
 
 @pytest.fixture

@@ -22,12 +22,9 @@ RUNS = 20
 
 @pytest.fixture(scope="module")
 def crash_sim() -> Iterator[KlaviyoSimulator]:
-    simulator = KlaviyoSimulator(data=SimData.bulk(events=5000, profiles=1500), latency=0.005)
-    simulator.start()
-    try:
+    data = SimData.bulk(events=5000, profiles=1500)
+    with KlaviyoSimulator(data=data, latency=0.005) as simulator:
         yield simulator
-    finally:
-        simulator.stop()
 
 
 def killed_run(config_path: Path, catalog_path: Path, state_path: Path, after: int) -> TapRun:

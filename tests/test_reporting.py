@@ -82,12 +82,8 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> Wall:
 
 @pytest.fixture
 def rsim(clock: VirtualClock, wall: Wall) -> Iterator[KlaviyoSimulator]:
-    simulator = KlaviyoSimulator(seed=0, rate_limits=True, clock=clock)
-    simulator.start()
-    try:
+    with KlaviyoSimulator(seed=0, rate_limits=True, clock=clock) as simulator:
         yield simulator
-    finally:
-        simulator.stop()
 
 
 @pytest.fixture

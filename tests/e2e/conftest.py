@@ -72,12 +72,8 @@ def session_sim() -> Iterator[Any]:
     """The simulator with its default seeded data, for tests that only read."""
     from tests.klaviyo_sim import KlaviyoSimulator
 
-    sim = KlaviyoSimulator(seed=0)
-    sim.start()
-    try:
+    with KlaviyoSimulator(seed=0) as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 @pytest.fixture
@@ -85,12 +81,8 @@ def fresh_sim() -> Iterator[Any]:
     """A simulator of its own, for tests that add, update or delete data between runs."""
     from tests.klaviyo_sim import KlaviyoSimulator
 
-    sim = KlaviyoSimulator(seed=0)
-    sim.start()
-    try:
+    with KlaviyoSimulator(seed=0) as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 @dataclass
