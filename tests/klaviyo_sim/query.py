@@ -217,12 +217,18 @@ def _sorted_index(data: SimData, resource_type: str, sort_field: str | None) -> 
     return index
 
 
-def _bounds(conditions: list[Condition], sort_field: str | None) -> tuple[Any, Any]:
-    """Lower/upper normalized key bounds implied by comparisons on the sort field."""
+def _bounds(
+    conditions: list[Condition], sort_field: str | None
+) -> tuple[Any, Any, list[Condition]]:
+    """Lower/upper normalized key bounds implied by comparisons on the sort field.
+
+    Also returns the conditions those bounds stand for.
+    """
     lo = hi = None
+    covered: list[Condition] = []
     if sort_field is None or "." in sort_field or sort_field in _SPECIAL_NAMES:
         # Array-valued or derived fields sort by one value but filter on any: no shortcut.
-        return lo, hi
+        return lo, hi, covered
     for cond in conditions:
         if cond.field != sort_field or cond.operator not in COMPARISONS:
             continue
@@ -233,11 +239,12 @@ def _bounds(conditions: list[Condition], sort_field: str | None) -> tuple[Any, A
             key = (1, value)
         else:
             continue
+        covered.append(cond)
         if cond.operator.startswith("greater"):
             lo = key if lo is None or key > lo else lo
         else:
             hi = key if hi is None or key < hi else hi
-    return lo, hi
+    return lo, hi, covered
 
 
 def select(
@@ -251,16 +258,23 @@ def select(
     if rows is None:
         index = _sorted_index(data, resource_type, sort_field)
         start, stop = 0, len(index.keys)
-        lo, hi = _bounds(conditions, sort_field)
+        lo, hi, covered = _bounds(conditions, sort_field)
         if lo is not None:
             start = bisect_left(index.keys, (lo,))
         if hi is not None:
             stop = bisect_right(index.keys, (hi, _ID_SENTINEL))
+        # A number or instant strictly inside both bounds satisfies every comparison they
+        # came from (normalising is monotonic): only rows on a bound, nulls and strings are
+        # compared one by one.
+        uncovered = [c for c in conditions if c not in covered]
         keys: list[SortKey] = []
         out: list[Row] = []
         for i in range(start, stop):
             row = index.rows[i]
-            if all(c.matches(field_values(data, row, c.field)) for c in conditions):
+            key = index.keys[i][0]
+            inside = key[0] == 1 and (lo is None or key > lo) and (hi is None or key < hi)
+            checks = uncovered if inside else conditions
+            if all(c.matches(field_values(data, row, c.field)) for c in checks):
                 keys.append(index.keys[i])
                 out.append(row)
         return ResultSet(keys, out)
