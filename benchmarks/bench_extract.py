@@ -143,9 +143,13 @@ def raw_reader(sim: KlaviyoSimulator) -> dict[str, Any]:
     end = (datetime.fromisoformat(last) + timedelta(seconds=1)).isoformat()
     command = [sys.executable, str(ROOT / "benchmarks" / "raw_reader.py"), sim.url, sim.api_key]
     command += [first, end, str(TMP / "raw.jsonl")]
+    started = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, check=True)
+    # From launch to exit, as the tap is timed: both pay for starting Python.
+    wall = time.perf_counter() - started
     result = json.loads(out.stdout)
-    result["rate"] = result["records"] / result["wall"]
+    result["wall"] = wall
+    result["rate"] = result["records"] / wall
     result["throttled"] = sum(1 for r in sim.requests if r.status == 429)
     return result
 

@@ -3,9 +3,10 @@
     python benchmarks/raw_reader.py URL API_KEY START END OUT [--workers 16]
 
 Runs as its own process (as the tap does), under the same per-endpoint rate
-limiter, reading [START, END) as many time slices on a thread pool and writing
-each page's resources as they arrive: no Singer messages, no schema, no order.
-Prints one JSON line: records and wall seconds.
+limiter, reading [START, END) as 4 x workers equal time slices on a thread pool
+and writing each resource as the bytes it arrived as, as pages arrive: no
+parsing into objects, no Singer messages, no schema, no order. Prints one JSON
+line: records and wall seconds (the benchmark times it from launch instead).
 """
 
 from __future__ import annotations
@@ -26,6 +27,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tap_klaviyo import spec
 from tap_klaviyo.ratelimit import RateLimiter
+
+
+class Links(msgspec.Struct):
+    next: str | None = None
+
+
+class Page(msgspec.Struct):
+    # Each resource stays the bytes it arrived as: splitting a page into lines is the
+    # least any reader must do, so nothing faster writes JSON lines.
+    data: list[msgspec.Raw]
+    links: Links
+
+
+page_decoder = msgspec.json.Decoder(Page)
 
 
 def main() -> None:
@@ -56,14 +71,16 @@ def main() -> None:
         session = requests.Session()
         while url:
             limiter.acquire()
-            response = session.get(url, params=params, headers=headers, timeout=120)
+            response = session.get(url, params=params, headers=headers, timeout=120, stream=True)
             response.raise_for_status()
-            body = msgspec.json.decode(response.content)
-            lines = b"".join(msgspec.json.encode(r) + b"\n" for r in body["data"])
+            # requests reads 10 KB at a time by default, each read a GIL hand-off between
+            # 16 threads; the tap reads 1 MB at a time, and so does its ceiling.
+            page = page_decoder.decode(b"".join(response.iter_content(1 << 20)))
+            lines = b"".join(bytes(resource) + b"\n" for resource in page.data)
             with lock:
                 out.write(lines)
-                written += len(body["data"])
-            url, params = body["links"].get("next"), None
+                written += len(page.data)
+            url, params = page.links.next, None
 
     started = time.perf_counter()
     with Path(args.out).open("wb") as out, ThreadPoolExecutor(args.workers) as pool:
