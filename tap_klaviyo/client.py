@@ -27,8 +27,9 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
 from tap_klaviyo.concurrency import FeedPool
-from tap_klaviyo.output import LeanWriter
+from tap_klaviyo.output import ExtractionClock, LeanWriter, record_lines
 from tap_klaviyo.ratelimit import LIMITERS, RateLimiter
+from tap_klaviyo.render import RenderedPage, RenderPool, in_order
 from tap_klaviyo.typecheck import Checker, compile_checker
 from tap_klaviyo.windows import WindowPlanner
 
@@ -519,7 +520,12 @@ class KlaviyoStream(RESTStream):
     ) -> Page:
         """One response's records. Records outside [start, end) are dropped here, for
         endpoints whose filter cannot express one of the bounds exactly."""
-        records = list(self.parse_response(response))
+        return self.body_records(response.content, response.url, start, end)
+
+    def body_records(
+        self, content: bytes, url: str, start: datetime | None, end: datetime | None
+    ) -> Page:
+        records = list(self.records_from(content, url))
         if self.needs_client_bounds and (start or end):
             key = self.replication_key
             records = [r for r in records if _within(r.get(key), start, end)]
@@ -647,20 +653,41 @@ class KlaviyoStream(RESTStream):
                 in_flight.append((counter, low, high))
                 counter += 1
 
-        try:
-            submit_more()
+        def fetched_items() -> Iterator[Any]:
+            """Each window's responses, then the window itself once all are taken."""
             while in_flight:
                 number, low, high = in_flight.pop(0)
                 fetched = pool.take(number)
                 if fetched is None:
                     raise RuntimeError("window feed lost")
-                count = 0
-                for item in fetched:
-                    page = self.page_records(*item)
-                    count += len(page)
-                    yield page
-                planner.observe(low, high, count)
+                yield from fetched
+                windows_done.append((low, high))
+                yield None
                 submit_more()
+
+        def render_remotely(item: tuple[requests.Response, datetime, datetime]) -> Any:
+            response, low, high = item
+            return render.submit(  # type: ignore[union-attr]
+                self.name, response.content, response.url, low, high, self._stream_version
+            )
+
+        windows_done: list[tuple[datetime, datetime]] = []
+        render = self._render_pool
+        try:
+            submit_more()
+            count = 0
+            if render is None:
+                pages = in_order(fetched_items(), lambda item: self.page_records(*item), 0)
+            else:
+                # Pages render in worker processes, a few ahead of the one being written.
+                pages = in_order(fetched_items(), render_remotely, 2 * render.processes)
+            for page in pages:
+                if page is None:
+                    planner.observe(*windows_done.pop(0), count)
+                    count = 0
+                    continue
+                count += len(page)
+                yield page
         finally:
             pool.close()
 
@@ -854,9 +881,12 @@ class KlaviyoStream(RESTStream):
     # ---- records --------------------------------------------------------
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
-        where = urlsplit(response.url).path
+        return self.records_from(response.content, response.url)
+
+    def records_from(self, content: bytes, url: str) -> Iterator[dict[str, Any]]:
+        where = urlsplit(url).path
         try:
-            data = decode_document(response.content).data
+            data = decode_document(content).data
         except ValueError as exc:
             raise KlaviyoError(
                 f"Stream '{self.name}': response from {where} is not a JSON:API document ({exc})"
@@ -943,32 +973,79 @@ class KlaviyoStream(RESTStream):
             return
         record_counter = self.get_record_counter()
         timer = self.get_sync_timer()
-        incremental = bool(self.replication_key) and self.replication_method == "INCREMENTAL"
         written = 0
         with record_counter, timer:
             record_counter.with_context({})
             timer.with_context({})
             self._write_starting_replication_value(None)
+            writer = self._tap.message_writer
             for page in self.request_record_pages(None):
-                processed = (self.post_process(record, None) for record in page)
-                rows = [row for row in processed if row is not None]
-                if not rows:
+                if isinstance(page, RenderedPage):
+                    rendered = page
+                else:
+                    rows = self._finished_rows(page)
+                    marks = self._bookmark_rows(rows) if self._incremental else []
+                    rendered = RenderedPage(b"", len(rows), marks)
+                    if rows:
+                        writer.write_records(self.name, rows, self._stream_version)
+                if not rendered.count:
                     continue
-                for row in rows:
-                    self._keep_known(row)
-                self._tap.message_writer.write_records(self.name, rows, self._stream_version)
+                if rendered.lines:
+                    writer.write_lines(rendered.lines)
                 self.state_manager.is_flushed = False
-                if incremental:
-                    # The state only ever covers records already written.
-                    for row in self._bookmark_rows(rows):
-                        self._increment_stream_state(row, context=None)
-                before, written = written, written + len(rows)
+                # The state only ever covers records already written.
+                for row in rendered.marks:
+                    self._increment_stream_state(row, context=None)
+                before, written = written, written + rendered.count
                 if written // self.STATE_MSG_FREQUENCY != before // self.STATE_MSG_FREQUENCY:
                     self._write_state_message()
-                record_counter.increment(len(rows))
+                record_counter.increment(rendered.count)
             self._finalize_state(self.stream_state)
         self._write_state_message()
         yield from ()
+
+    def _finished_rows(self, page: Page) -> Page:
+        """A page's records checked, canonicalised and cut to the schema's properties."""
+        processed = (self.post_process(record, None) for record in page)
+        rows = [row for row in processed if row is not None]
+        for row in rows:
+            self._keep_known(row)
+        return rows
+
+    @property
+    def _incremental(self) -> bool:
+        return bool(self.replication_key) and self.replication_method == "INCREMENTAL"
+
+    @property
+    def _render_pool(self) -> RenderPool | None:
+        """The tap's worker processes, for a stream that writes a page at a time."""
+        pool = getattr(self._tap, "render_pool", None)
+        return pool if pool is not None and self.renders_in_processes else None
+
+    @property
+    def renders_in_processes(self) -> bool:
+        """Whether worker processes may render this stream's pages: it writes a page
+        at a time and reads windows in parallel (only those pages come in faster than
+        one thread renders them)."""
+        return self._writes_pages and self.reads_in_windows and self.max_workers > 1
+
+    def render_page(
+        self,
+        content: bytes,
+        url: str,
+        start: datetime | None,
+        end: datetime | None,
+        version: int | None,
+    ) -> RenderedPage:
+        """A page's RECORD lines and bookmark rows, exactly as ``_sync_records`` would
+        write them; runs in a worker process."""
+        rows = self._finished_rows(self.body_records(content, url, start, end))
+        key = self.replication_key
+        marks = (
+            [{key: row.get(key)} for row in self._bookmark_rows(rows)] if self._incremental else []
+        )
+        lines = record_lines(self.name, rows, version, _CLOCK.now()) if rows else b""
+        return RenderedPage(lines, len(rows), marks)
 
     def _bookmark_rows(self, rows: Page) -> Page:
         """The rows whose replication keys move the bookmark exactly as the SDK would
@@ -1032,6 +1109,10 @@ class KlaviyoStream(RESTStream):
             # One canonical form, because the SDK compares bookmarks as strings.
             row[key] = utc_iso(moment)
         return row
+
+
+# Worker processes stamp the records they render; the tap's writer has its own clock.
+_CLOCK = ExtractionClock()
 
 
 class KlaviyoChildStream(KlaviyoStream):

@@ -28,6 +28,18 @@ def _fallback(value: Any) -> Any:
 _encoder = msgspec.json.Encoder(enc_hook=_fallback, decimal_format="number")
 
 
+def record_lines(
+    stream: str, records: list[dict[str, Any]], version: int | None, time_extracted: str
+) -> bytes:
+    """RECORD messages, one per line."""
+    tail: dict[str, Any] = {"time_extracted": time_extracted}
+    if version is not None:
+        tail = {"version": version, **tail}
+    return _encoder.encode_lines(
+        [{"type": "RECORD", "stream": stream, "record": record, **tail} for record in records]
+    )
+
+
 class ExtractionClock:
     """``time_extracted`` in the SDK's format, recomputed at most once per millisecond."""
 
@@ -64,12 +76,10 @@ class LeanWriter(SingerWriter):
         self, stream: str, records: list[dict[str, Any]], version: int | None
     ) -> None:
         """Records of one stream in one write; a page shares one extraction time."""
-        tail: dict[str, Any] = {"time_extracted": self.clock.now()}
-        if version is not None:
-            tail = {"version": version, **tail}
-        lines = _encoder.encode_lines(
-            [{"type": "RECORD", "stream": stream, "record": record, **tail} for record in records]
-        )
+        self.write_lines(record_lines(stream, records, version, self.clock.now()))
+
+    def write_lines(self, lines: bytes) -> None:
+        """RECORD lines made by ``record_lines``, here or in a worker process."""
         with self._lock:
             self._write(lines, flush=False)
 

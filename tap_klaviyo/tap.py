@@ -20,6 +20,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_klaviyo import spec
 from tap_klaviyo.client import KlaviyoError, parse_datetime
 from tap_klaviyo.output import LeanWriter
+from tap_klaviyo.render import RenderPool, can_fork, default_processes
 from tap_klaviyo.streams import STREAM_TYPES, reporting
 
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
@@ -80,6 +81,11 @@ def check_settings(config: dict[str, Any], known: set[str]) -> None:
                 f"Setting `api_url` must be an http(s) URL such as https://a.klaviyo.com, "
                 f"got {api_url!r}."
             )
+    processes = config.get("render_processes")
+    if processes is not None and (type(processes) is not int or processes < 0):
+        raise SettingsError(
+            f"Setting `render_processes` must be a whole number, 0 or more, got {processes!r}."
+        )
     reporting.check_reporting_settings(config, SettingsError)
     for name in config:
         if name not in known:
@@ -186,6 +192,15 @@ class TapKlaviyo(Tap):
             title="Parallel requests per stream",
             description="Worker threads per stream: events and profiles read time windows "
             "in parallel, child streams fetch many parents at once. 1 reads serially.",
+        ),
+        th.Property(
+            "render_processes",
+            th.IntegerType,
+            title="Worker processes",
+            description="Processes that turn pages of events, profiles and other streams "
+            "read in time windows into Singer records, so extraction is not bound to one "
+            "CPU core. Default: the CPU count, at most 4. 0 renders in "
+            "the tap's own process.",
         ),
         th.Property(
             "parallel_streams",
@@ -373,6 +388,26 @@ class TapKlaviyo(Tap):
         # trigger a collection (a third of the CPU per record otherwise).
         gc.collect()
         gc.freeze()
+        processes = self.config.get("render_processes")
+        processes = default_processes() if processes is None else int(processes)
+        rendered = [
+            s
+            for s in self.streams.values()
+            if s.selected and getattr(s, "renders_in_processes", False)
+        ]
+        if processes and rendered and not can_fork():
+            self.logger.warning("render_processes needs fork(); pages render in this process")
+            processes = 0
+        # Forked now, while this is the only thread.
+        self.render_pool = RenderPool(self.streams, processes) if processes and rendered else None
+        try:
+            self._sync_streams()
+        finally:
+            if self.render_pool is not None:
+                self.render_pool.close()
+                self.render_pool = None
+
+    def _sync_streams(self) -> None:
         workers = int(self.config.get("parallel_streams") or 1)
         if workers <= 1:
             super().sync_all()

@@ -26,6 +26,7 @@ def error_lines(stderr: str) -> list[str]:
         ({"api_url": "a.klaviyo.com"}, "`api_url`"),
         ({"start_dat": "2024-01-01T00:00:00Z"}, "Did you mean `start_date`?"),
         ({"max_workers": "eight"}, "config['max_workers']"),
+        ({"render_processes": -1}, "`render_processes`"),
         ({"event_metric_ids": "abc"}, "config['event_metric_ids']"),
     ],
 )

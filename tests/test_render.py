@@ -1,0 +1,86 @@
+"""Worker processes render pages into exactly the lines the tap would write itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import tap_klaviyo.tap
+from tap_klaviyo.render import RenderPool
+from tests.conftest import TapRun, run_tap, run_tap_until_failure
+
+
+class CountingPool(RenderPool):
+    """The real pool, counting the pages it is given."""
+
+    submitted = 0
+
+    def submit(self, stream_name: str, *args: Any) -> Any:
+        CountingPool.submitted += 1
+        return super().submit(stream_name, *args)
+
+
+@pytest.fixture
+def counting_pool(monkeypatch: pytest.MonkeyPatch) -> type[CountingPool]:
+    CountingPool.submitted = 0
+    monkeypatch.setattr(tap_klaviyo.tap, "RenderPool", CountingPool)
+    return CountingPool
+
+
+def comparable(run: TapRun) -> list[Any]:
+    """The messages in order, less what differs between any two runs: extraction times
+    and the signpost (the run's start) in intermediate states."""
+    out: list[Any] = []
+    for message in run.messages:
+        if message["type"] == "RECORD":
+            out.append({k: v for k, v in message.items() if k != "time_extracted"})
+        elif message["type"] == "STATE":
+            out.append(("STATE", sorted(message["value"].get("bookmarks", {}))))
+        else:
+            out.append(message)
+    return [*out, run.state]
+
+
+def test_worker_processes_write_what_the_tap_writes_itself(
+    bulk_sim: Any, counting_pool: type[CountingPool]
+) -> None:
+    sim = bulk_sim(events=6_000, profiles=1_500)
+    # One stream at a time, so both runs write their messages in the same order.
+    config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 4, "parallel_streams": 1}
+    streams = ["events", "profiles"]
+    alone = run_tap({**config, "render_processes": 0}, streams=streams)
+    assert counting_pool.submitted == 0
+    rendered = run_tap({**config, "render_processes": 2}, streams=streams)
+    # Every page after each stream's first came back from a worker process.
+    assert counting_pool.submitted >= (6_000 + 1_500) // 1_000
+    assert len(rendered.records["events"]) == 6_000
+    assert len(rendered.records["profiles"]) == 1_500
+    assert comparable(rendered) == comparable(alone)
+
+
+def test_a_record_that_does_not_fit_stops_the_run_the_same_way(
+    bulk_sim: Any, counting_pool: type[CountingPool]
+) -> None:
+    sim = bulk_sim(events=5_000, profiles=10)
+    broken = sorted(sim.data.get("event"), key=lambda e: e["attributes"]["datetime"])[3_500]
+    sim.data.update("event", broken["id"], timestamp="soon")
+    config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 4}
+    outcomes = []
+    for processes in (0, 2):
+        run, error = run_tap_until_failure(
+            {**config, "render_processes": processes}, streams=["events"]
+        )
+        outcomes.append((str(error), run.state))
+        written = run.records.get("events", [])
+        assert broken["id"] not in [r["id"] for r in written]
+        bookmark = run.state.get("bookmarks", {}).get("events", {})
+        mark = bookmark.get("replication_key_value")
+        assert mark is None or mark < broken["attributes"]["datetime"]
+    assert counting_pool.submitted > 0
+    message = outcomes[0][0]
+    assert message == outcomes[1][0]
+    assert message == (
+        f"Stream 'events': record {broken['id']!r} does not fit the schema: "
+        "`timestamp` is string, the schema allows integer/null."
+    )
