@@ -53,28 +53,30 @@ def discover(config_path: Path) -> dict[str, Any]:
 
 
 class PeakRSS:
-    """Peak resident memory of the tap: its own VmHWM plus each worker process's.
+    """Peak memory of the tap and its worker processes, in MB.
 
-    ``ru_maxrss`` from wait4 would also count the moments between fork and exec,
-    when the child is still a copy of this process and its simulator data. Worker
-    processes share the pages they inherit with the tap; adding their peaks counts
-    those twice, so the figure errs high.
+    The larger of two figures: the tap's own VmHWM (exact, for that process alone)
+    and the highest sum of proportional set sizes (Pss: pages a worker shares with
+    the tap since the fork count once, split between them) seen every 20 ms.
+    ``ru_maxrss`` from wait4 would count the moments between fork and exec, when the
+    child is still a copy of this process and its simulator data.
     """
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.peaks: dict[int, int] = {}
+        self.hwm = 0
+        self.pss = 0
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
 
     @staticmethod
-    def _hwm(pid: int) -> int | None:
+    def _field(path: Path, name: str) -> int | None:
         try:
-            text = Path(f"/proc/{pid}/status").read_text()
+            text = path.read_text()
         except OSError:
             return None
         for line in text.splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(name):
                 return int(line.split()[1])
         return None  # a zombie: no memory left to measure
 
@@ -89,18 +91,20 @@ class PeakRSS:
 
     def _poll(self) -> None:
         while True:
-            for pid in [self.pid, *self._children()]:
-                kib = self._hwm(pid)
-                if kib is None:
-                    if pid == self.pid:
-                        return
-                    continue
-                self.peaks[pid] = max(self.peaks.get(pid, 0), kib)
+            hwm = self._field(Path(f"/proc/{self.pid}/status"), "VmHWM:")
+            if hwm is None:
+                return
+            self.hwm = max(self.hwm, hwm)
+            pss = [
+                self._field(Path(f"/proc/{pid}/smaps_rollup"), "Pss:")
+                for pid in [self.pid, *self._children()]
+            ]
+            self.pss = max(self.pss, sum(p for p in pss if p))
             time.sleep(0.02)
 
     def stop(self) -> float:
         self._thread.join(timeout=1)
-        return sum(self.peaks.values()) / 1024
+        return max(self.hwm, self.pss) / 1024
 
 
 def run_tap(sim: KlaviyoSimulator, streams: list[str] | None, **settings: Any) -> dict[str, Any]:
