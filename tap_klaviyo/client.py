@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, ClassVar
@@ -688,6 +689,12 @@ class KlaviyoStream(RESTStream):
                     continue
                 count += len(page)
                 yield page
+        except BrokenProcessPool:
+            raise KlaviyoError(
+                f"Stream '{self.name}': a worker process rendering its records stopped "
+                "unexpectedly (out of memory?); set render_processes to 0 to render them in "
+                "the tap's own process."
+            ) from None
         finally:
             pool.close()
 

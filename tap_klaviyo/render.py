@@ -14,6 +14,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -47,6 +49,15 @@ def _start_child() -> None:
     os.dup2(devnull, 1)
     os.close(devnull)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tap's own process handles Ctrl-C
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    # A killed tap never shuts its pool down, and each worker holds the other end of
+    # its own task pipe, so none would see it close: they leave when orphaned.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def _render(stream_name: str, *args: Any) -> RenderedPage:

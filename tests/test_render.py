@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import tap_klaviyo.tap
+from tap_klaviyo import client
 from tap_klaviyo.render import RenderPool
-from tests.conftest import TapRun, run_tap, run_tap_until_failure
+from tests.conftest import TapRun, catalog_for, run_tap, run_tap_until_failure
 
 
 class CountingPool(RenderPool):
@@ -84,3 +91,55 @@ def test_a_record_that_does_not_fit_stops_the_run_the_same_way(
         f"Stream 'events': record {broken['id']!r} does not fit the schema: "
         "`timestamp` is string, the schema allows integer/null."
     )
+
+
+def test_a_worker_that_dies_stops_the_stream_in_one_line(
+    bulk_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = bulk_sim(events=5_000, profiles=10)
+    # Inherited by the worker processes, which fork when the run starts.
+    monkeypatch.setattr(client.KlaviyoStream, "render_page", lambda *args: os._exit(1))
+    config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 4}
+    run, error = run_tap_until_failure({**config, "render_processes": 2}, streams=["events"])
+    assert str(error) == (
+        "Stream 'events': a worker process rendering its records stopped unexpectedly "
+        "(out of memory?); set render_processes to 0 to render them in the tap's own process."
+    )
+    written = [r["datetime"] for r in run.records.get("events", [])]
+    assert len(written) < 5_000
+    mark = run.state.get("bookmarks", {}).get("events", {}).get("replication_key_value")
+    assert mark is None or (written and mark <= max(written))
+
+
+def worker_pids(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in task.read_text().split()]
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_worker_processes_end_with_a_killed_tap(write_json: Any) -> None:
+    from tests.klaviyo_sim import KlaviyoSimulator, SimData
+
+    with KlaviyoSimulator(data=SimData.bulk(events=20_000, profiles=10), latency=0.2) as sim:
+        config = {"api_key": sim.api_key, "api_url": sim.url, "render_processes": 2}
+        catalog = catalog_for(config, ["events"])
+        command = [sys.executable, "-m", "tap_klaviyo.tap"]
+        command += ["--config", str(write_json("config.json", config))]
+        command += ["--catalog", str(write_json("catalog.json", catalog))]
+        tap = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while len(workers := worker_pids(tap.pid)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(workers) == 2
+            tap.kill()
+            tap.wait()
+            deadline = time.monotonic() + 10
+            while any(Path(f"/proc/{p}").exists() for p in workers):
+                assert time.monotonic() < deadline, "worker processes outlived the tap"
+                time.sleep(0.1)
+        finally:
+            tap.kill()
