@@ -197,10 +197,10 @@ class TapKlaviyo(Tap):
             "render_processes",
             th.IntegerType,
             title="Worker processes",
-            description="Processes that turn pages of events, profiles and other streams "
-            "read in time windows into Singer records, so extraction is not bound to one "
-            "CPU core. Default: the CPU count, at most 4. 0 renders in "
-            "the tap's own process.",
+            description="Worker processes that turn pages of `events` and `profiles` (the "
+            "streams read in parallel time windows) into Singer records, so extraction is "
+            "not bound to one CPU core. Default: the CPU count, at most 4. 0 renders them "
+            "in the tap's own process.",
         ),
         th.Property(
             "parallel_streams",
