@@ -669,7 +669,13 @@ class KlaviyoStream(RESTStream):
         def render_remotely(item: tuple[requests.Response, datetime, datetime]) -> Any:
             response, low, high = item
             return render.submit(  # type: ignore[union-attr]
-                self.name, response.content, response.url, low, high, self._stream_version
+                self.name,
+                response.content,
+                response.url,
+                low,
+                high,
+                self._stream_version,
+                dict(context) if context else None,
             )
 
         windows_done: list[tuple[datetime, datetime]] = []
@@ -967,7 +973,6 @@ class KlaviyoStream(RESTStream):
             and self.selected
             and not self.child_streams
             and self.parent_stream_type is None
-            and self.partitions is None
             and not self.state_partitioning_keys
             and self.ABORT_AT_RECORD_COUNT is None
         )
@@ -981,41 +986,49 @@ class KlaviyoStream(RESTStream):
         record_counter = self.get_record_counter()
         timer = self.get_sync_timer()
         written = 0
+        writer = self._tap.message_writer
         with record_counter, timer:
-            record_counter.with_context({})
-            timer.with_context({})
-            self._write_starting_replication_value(None)
-            writer = self._tap.message_writer
-            for page in self.request_record_pages(None):
-                if isinstance(page, RenderedPage):
-                    rendered = page
-                else:
-                    rows = self._finished_rows(page)
-                    marks = self._bookmark_rows(rows) if self._incremental else []
-                    rendered = RenderedPage(b"", len(rows), marks)
-                    if rows:
-                        writer.write_records(self.name, rows, self._stream_version)
-                if not rendered.count:
-                    continue
-                if rendered.lines:
-                    writer.write_lines(rendered.lines)
-                self.state_manager.is_flushed = False
-                # The state only ever covers records already written.
-                for row in rendered.marks:
-                    self._increment_stream_state(row, context=None)
-                before, written = written, written + rendered.count
-                if written // self.STATE_MSG_FREQUENCY != before // self.STATE_MSG_FREQUENCY:
-                    self._write_state_message()
-                record_counter.increment(rendered.count)
+            # As the SDK's loop: each partition (events of one metric) in turn, with its
+            # own bookmark, finalised once the partition is read.
+            for partition in self.partitions or [None]:
+                record_counter.with_context(partition or {})
+                timer.with_context(partition or {})
+                self._write_starting_replication_value(partition)
+                for page in self.request_record_pages(partition):
+                    if isinstance(page, RenderedPage):
+                        rendered = page
+                    else:
+                        rows = self._finished_rows(page, partition)
+                        marks = self._bookmark_rows(rows) if self._incremental else []
+                        rendered = RenderedPage(b"", len(rows), marks)
+                        if rows:
+                            writer.write_records(self.name, rows, self._stream_version)
+                    if not rendered.count:
+                        continue
+                    if rendered.lines:
+                        writer.write_lines(rendered.lines)
+                    self.state_manager.is_flushed = False
+                    # The state only ever covers records already written.
+                    for row in rendered.marks:
+                        self._increment_stream_state(row, context=partition)
+                    before, written = written, written + rendered.count
+                    if written // self.STATE_MSG_FREQUENCY != before // self.STATE_MSG_FREQUENCY:
+                        self._write_state_message()
+                    record_counter.increment(rendered.count)
+                if partition is not None:
+                    self._finalize_state(self.get_context_state(partition))
             self._finalize_state(self.stream_state)
         self._write_state_message()
         yield from ()
 
-    def _finished_rows(self, page: Page) -> Page:
-        """A page's records checked, canonicalised and cut to the schema's properties."""
-        processed = (self.post_process(record, None) for record in page)
+    def _finished_rows(self, page: Page, partition: Context | None) -> Page:
+        """A page's records checked, canonicalised, given their partition's keys (as the
+        SDK does) and cut to the schema's properties."""
+        processed = (self.post_process(record, partition) for record in page)
         rows = [row for row in processed if row is not None]
         for row in rows:
+            for key, value in (partition or {}).items():
+                row.setdefault(key, value)
             self._keep_known(row)
         return rows
 
@@ -1043,10 +1056,11 @@ class KlaviyoStream(RESTStream):
         start: datetime | None,
         end: datetime | None,
         version: int | None,
+        partition: Context | None,
     ) -> RenderedPage:
         """A page's RECORD lines and bookmark rows, exactly as ``_sync_records`` would
         write them; runs in a worker process."""
-        rows = self._finished_rows(self.body_records(content, url, start, end))
+        rows = self._finished_rows(self.body_records(content, url, start, end), partition)
         key = self.replication_key
         marks = (
             [{key: row.get(key)} for row in self._bookmark_rows(rows)] if self._incremental else []
