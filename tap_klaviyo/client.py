@@ -962,10 +962,10 @@ class KlaviyoStream(RESTStream):
     @cached_property
     def _writes_pages(self) -> bool:
         """Whether records can go out a page at a time: a lean, selected, top-level
-        stream with no children, partitions or dry-run record limit, whose records
-        come from ``request_records`` (report streams assemble theirs in
-        ``get_records``). The SDK's loop does its bookkeeping per record; here it is
-        once per page."""
+        stream with no children, state partitioning keys or dry-run record limit,
+        whose records come from ``request_records`` (report streams assemble theirs
+        in ``get_records``). The SDK's loop does its bookkeeping per record; here it
+        is once per page (partitions, such as events' metrics, one after another)."""
         return (
             type(self).get_records is RESTStream.get_records
             and type(self).request_records is KlaviyoStream.request_records
