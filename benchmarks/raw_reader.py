@@ -71,11 +71,17 @@ def main() -> None:
         session = requests.Session()
         while url:
             limiter.acquire()
-            response = session.get(url, params=params, headers=headers, timeout=120, stream=True)
-            response.raise_for_status()
-            # requests reads 10 KB at a time by default, each read a GIL hand-off between
-            # 16 threads; the tap reads 1 MB at a time, and so does its ceiling.
-            page = page_decoder.decode(b"".join(response.iter_content(1 << 20)))
+            try:
+                response = session.get(
+                    url, params=params, headers=headers, timeout=120, stream=True
+                )
+                response.raise_for_status()
+                # requests reads 10 KB at a time by default, each read a GIL hand-off
+                # between 16 threads; the tap reads 1 MB at a time, and so does its ceiling.
+                body = b"".join(response.iter_content(1 << 20))
+            finally:
+                limiter.release()
+            page = page_decoder.decode(body)
             lines = b"".join(bytes(resource) + b"\n" for resource in page.data)
             with lock:
                 out.write(lines)

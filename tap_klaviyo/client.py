@@ -826,6 +826,9 @@ class KlaviyoStream(RESTStream):
                 requests.exceptions.ContentDecodingError,
             ) as exc:
                 raise TransientKlaviyoError(f"{endpoint}: {type(exc).__name__}") from None
+            finally:
+                # Answered or failed, the request is over: its slot counts from now.
+                self.rate_limiter.release()
             if response.status_code != 429:
                 self.check_response(response, endpoint)
                 self._respect_remaining_quota(response)

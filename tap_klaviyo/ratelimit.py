@@ -1,9 +1,12 @@
 """Client-side rate limiting that keeps every request inside Klaviyo's quotas.
 
 Klaviyo counts requests per account and endpoint in a 1 s burst window and a
-60 s steady window. A sliding log of send times per window never lets more
-than the quota leave in any interval of that length, so the fixed windows the
-server uses can never be exceeded by this process alone.
+60 s steady window. Each window here remembers, for every request of the last
+window's length, when its response came back: a request reaches Klaviyo before
+its answer does, so "at most N requests answered in the last second, counting
+those still in flight" never lets N + 1 land in any second on Klaviyo's side,
+however the network delays them. (A log of send times cannot promise that: a
+request held up on its way lands in the next window with the ones sent after it.)
 """
 
 from __future__ import annotations
@@ -13,39 +16,47 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-# Sends are spread a little wider than the window so clock skew and network
-# jitter between us and Klaviyo cannot squeeze one request too many into a window:
-# 5%, plus a fixed allowance for one request being delayed on its way while the
-# next is not (it matters for 1-second windows of endpoints allowing 1-3 a second).
-_WINDOW_MARGIN = 1.05
-_JITTER_SECONDS = 0.2
-BURST_SHARE = 0.8
+# Klaviyo's and this machine's clocks may tick at slightly different rates.
+_WINDOW_MARGIN = 1.01
+_CLOCK_SLACK_SECONDS = 0.05
+# Below float noise: a wait this short would not move a clock reading forward.
+_EPSILON = 1e-6
 
 
 def window_seconds(seconds: float) -> float:
     """How long this process treats a window of ``seconds`` as lasting."""
-    return seconds * _WINDOW_MARGIN + _JITTER_SECONDS
+    return seconds * _WINDOW_MARGIN + _CLOCK_SLACK_SECONDS
 
 
 class SlidingWindow:
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit = max(1, limit)
         self.seconds = window_seconds(seconds)
-        self._sent: deque[float] = deque()
+        self.in_flight = 0
+        self._answered: deque[float] = deque()  # ascending: recorded under one lock
 
-    def wait_time(self, now: float) -> float:
-        while self._sent and now - self._sent[0] >= self.seconds:
-            self._sent.popleft()
-        if len(self._sent) < self.limit:
+    def wait_time(self, now: float) -> float | None:
+        """Seconds until a request may be sent; None while only an answer frees a slot."""
+        while self._answered and now - self._answered[0] >= self.seconds - _EPSILON:
+            self._answered.popleft()
+        excess = self.in_flight + len(self._answered) - self.limit + 1
+        if excess <= 0:
             return 0.0
-        return self.seconds - (now - self._sent[0])
+        if excess > len(self._answered):
+            return None
+        return self.seconds - (now - self._answered[excess - 1])
 
-    def record(self, now: float) -> None:
-        self._sent.append(now)
+    def answered(self, now: float) -> None:
+        self.in_flight -= 1
+        self._answered.append(now)
 
 
 class RateLimiter:
-    """Blocks callers until a request fits every window of one endpoint."""
+    """Blocks callers until a request fits every window of one endpoint.
+
+    Each ``acquire`` must be followed by one ``release`` once the request is over,
+    answered or not.
+    """
 
     def __init__(
         self,
@@ -55,36 +66,45 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        # Requests bunch up on their way when the server is busy, far more within a
-        # second than within a minute: the burst window keeps a fifth of its quota spare.
-        burst = max(1, int(burst_per_second * BURST_SHARE)) if burst_per_second else None
         self.windows = [
             SlidingWindow(limit, seconds)
-            for limit, seconds in ((burst, 1.0), (steady_per_minute, 60.0))
+            for limit, seconds in ((burst_per_second, 1.0), (steady_per_minute, 60.0))
             if limit
         ]
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
+        self._answers = threading.Condition()
         self._blocked_until = 0.0
 
     def acquire(self) -> float:
-        """Wait for a free slot, record the send and return the seconds waited."""
-        waited = 0.0
+        """Wait for a free slot, take it and return the seconds waited."""
+        started = self._clock()
         while True:
-            with self._lock:
+            with self._answers:
                 now = self._clock()
-                delay = max([self._blocked_until - now] + [w.wait_time(now) for w in self.windows])
-                if delay <= 0:
+                waits = [w.wait_time(now) for w in self.windows]
+                if None in waits:
+                    # Every slot is held by a request in flight; its answer frees one.
+                    self._answers.wait(timeout=1.0)
+                    continue
+                delay = max([self._blocked_until - now, *waits])  # type: ignore[list-item]
+                if delay <= _EPSILON:
                     for window in self.windows:
-                        window.record(now)
-                    return waited
+                        window.in_flight += 1
+                    return now - started
             self._sleep(delay)
-            waited += delay
+
+    def release(self) -> None:
+        """The request taken by ``acquire`` is over: its slot counts from now."""
+        with self._answers:
+            now = self._clock()
+            for window in self.windows:
+                window.answered(now)
+            self._answers.notify_all()
 
     def block_for(self, seconds: float) -> None:
         """Hold every caller back, e.g. for a 429's ``Retry-After``."""
-        with self._lock:
+        with self._answers:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
 

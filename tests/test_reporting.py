@@ -171,13 +171,13 @@ def test_requests_follow_the_plan_logged_up_front(
     # 1 October to 19 November: a values request per day, one series request (<= 60 days).
     assert any(
         "campaign_values_reports: 50 request(s) for 2026-10-01..2026-11-19 "
-        "(POST /api/campaign-values-reports, 2/min), about 25 min; 0 of the daily budget of "
+        "(POST /api/campaign-values-reports, 2/min), about 24 min; 0 of the daily budget of "
         "150 used in the last 24 h" in m
         for m in plan
     ), plan
     assert any("flow_series_reports: 1 request(s) for 2026-10-01..2026-11-19" in m for m in plan)
     assert any("segment_values_reports: 50 request(s)" in m for m in plan)
-    assert any("3 report stream(s), 101 request(s) in this run, about 51 min" in m for m in plan)
+    assert any("3 report stream(s), 101 request(s) in this run, about 49 min" in m for m in plan)
     # The plan is logged once, before the first report request's "conversions are" line.
     assert len([m for m in plan if "report stream(s)" in m]) == 1
     first_plan = messages.index(plan[0])
@@ -190,7 +190,7 @@ def test_requests_follow_the_plan_logged_up_front(
     assert len(served(rsim, "query_flow_series")) == 1
     assert len(served(rsim, "query_segment_values")) == 50
     # Planned against 2/min: never throttled, never more than 2 in any 60 s, and the
-    # estimate (24 more minutes of 63.2 s after the first two requests) is what it took.
+    # estimate (24 more minutes of 60.65 s after the first two requests) is what it took.
     assert not [r for r in rsim.requests if r.status == 429]
     times = [r.time for r in campaign]
     assert all(later - earlier >= 60 for earlier, later in zip(times, times[2:], strict=False))
@@ -201,8 +201,8 @@ def test_requests_follow_the_plan_logged_up_front(
 def test_estimates() -> None:
     assert reporting.estimate_seconds(0, 2) == 0
     assert reporting.estimate_seconds(2, 2) == 0
-    assert reporting.estimate_seconds(3, 2) == pytest.approx(63.2)
-    assert reporting.estimate_seconds(225, 2) == pytest.approx(112 * 63.2)
+    assert reporting.estimate_seconds(3, 2) == pytest.approx(60.65)
+    assert reporting.estimate_seconds(225, 2) == pytest.approx(112 * 60.65)
     assert reporting.parallel_seconds([100, 50, 50, 10], 2) == 110
     assert reporting.parallel_seconds([100, 50], 1) == 150
 
