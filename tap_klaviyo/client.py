@@ -28,7 +28,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
 from tap_klaviyo.concurrency import FeedPool
-from tap_klaviyo.output import ExtractionClock, LeanWriter, record_lines
+from tap_klaviyo.output import LeanWriter, record_lines
 from tap_klaviyo.ratelimit import LIMITERS, RateLimiter
 from tap_klaviyo.render import RenderedPage, RenderPool, in_order
 from tap_klaviyo.typecheck import Checker, compile_checker
@@ -998,18 +998,16 @@ class KlaviyoStream(RESTStream):
                 timer.with_context(partition or {})
                 self._write_starting_replication_value(partition)
                 for page in self.request_record_pages(partition):
-                    if isinstance(page, RenderedPage):
-                        rendered = page
-                    else:
-                        rows = self._finished_rows(page, partition)
-                        marks = self._bookmark_rows(rows) if self._incremental else []
-                        rendered = RenderedPage(b"", len(rows), marks)
-                        if rows:
-                            writer.write_records(self.name, rows, self._stream_version)
+                    rendered = (
+                        page
+                        if isinstance(page, RenderedPage)
+                        else self._rendered(
+                            self._finished_rows(page, partition), self._stream_version
+                        )
+                    )
                     if not rendered.count:
                         continue
-                    if rendered.lines:
-                        writer.write_lines(rendered.lines)
+                    writer.write_lines(rendered.lines)
                     self.state_manager.is_flushed = False
                     # The state only ever covers records already written.
                     for row in rendered.marks:
@@ -1061,15 +1059,23 @@ class KlaviyoStream(RESTStream):
         version: int | None,
         partition: Context | None,
     ) -> RenderedPage:
-        """A page's RECORD lines and bookmark rows, exactly as ``_sync_records`` would
-        write them; runs in a worker process."""
+        """A page's RECORD lines and bookmark rows, as ``_sync_records`` renders the
+        pages it reads itself; runs in a worker process."""
         rows = self._finished_rows(self.body_records(content, url, start, end), partition)
+        return self._rendered(rows, version)
+
+    def _rendered(self, rows: Page, version: int | None) -> RenderedPage:
+        """Finished rows as RECORD lines, and the replication keys that move the bookmark."""
+        if not rows:
+            return RenderedPage(b"", 0)
         key = self.replication_key
         marks = (
             [{key: row.get(key)} for row in self._bookmark_rows(rows)] if self._incremental else []
         )
-        lines = record_lines(self.name, rows, version, _CLOCK.now()) if rows else b""
-        return RenderedPage(lines, len(rows), marks)
+        time_extracted = self._tap.message_writer.clock.now()
+        return RenderedPage(
+            record_lines(self.name, rows, version, time_extracted), len(rows), marks
+        )
 
     def _bookmark_rows(self, rows: Page) -> Page:
         """The rows whose replication keys move the bookmark exactly as the SDK would
@@ -1133,10 +1139,6 @@ class KlaviyoStream(RESTStream):
             # One canonical form, because the SDK compares bookmarks as strings.
             row[key] = utc_iso(moment)
         return row
-
-
-# Worker processes stamp the records they render; the tap's writer has its own clock.
-_CLOCK = ExtractionClock()
 
 
 class KlaviyoChildStream(KlaviyoStream):
