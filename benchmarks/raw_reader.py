@@ -26,7 +26,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tap_klaviyo import spec
-from tap_klaviyo.ratelimit import RateLimiter
+from tap_klaviyo.transport.ratelimit import RateLimiter
 
 
 class Links(msgspec.Struct):

@@ -9,7 +9,7 @@ import itertools
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -18,7 +18,6 @@ import backoff
 import msgspec
 import requests
 from singer_sdk import RESTStream, Stream
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers import types
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
@@ -27,12 +26,14 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
-from tap_klaviyo.concurrency import FeedPool
-from tap_klaviyo.output import LeanWriter, record_lines
-from tap_klaviyo.ratelimit import LIMITERS, RateLimiter
-from tap_klaviyo.render import RenderedPage, RenderPool, in_order
-from tap_klaviyo.typecheck import Checker, compile_checker
-from tap_klaviyo.windows import WindowPlanner
+from tap_klaviyo.dates import is_canonical, parse_datetime, utc_iso
+from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError, TransientKlaviyoError
+from tap_klaviyo.read.feeds import FeedPool
+from tap_klaviyo.read.slices import WindowPlanner
+from tap_klaviyo.transport.ratelimit import LIMITERS, RateLimiter
+from tap_klaviyo.write.lines import LeanWriter, record_lines
+from tap_klaviyo.write.render import RenderedPage, RenderPool, in_order
+from tap_klaviyo.write.typecheck import Checker, compile_checker
 
 # A 429 for longer than this stops the run instead of hanging (config overrides).
 DEFAULT_MAX_RETRY_AFTER_SECONDS = 600
@@ -48,35 +49,6 @@ DEFAULT_MAX_WORKERS = 16
 WINDOW_PAGES = 3
 
 Page = list[dict[str, Any]]
-
-
-class KlaviyoError(FatalAPIError):
-    """A failure the user must act on; its message is one self-contained line."""
-
-
-class KlaviyoAPIError(KlaviyoError):
-    """Klaviyo refused a request; keeps the status and the parameters it blamed."""
-
-    def __init__(self, message: str, status: int, parameters: set[str]) -> None:
-        super().__init__(message)
-        self.status = status
-        self.parameters = parameters
-
-
-class TransientKlaviyoError(RetriableAPIError):
-    """A failure worth retrying with backoff."""
-
-
-def utc_iso(value: datetime) -> str:
-    """Canonical UTC form used in filters and bookmarks: 2024-01-02T03:04:05+00:00."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
-
-
-def parse_datetime(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def snake(name: str) -> str:
@@ -1128,7 +1100,7 @@ class KlaviyoStream(RESTStream):
             )
         key = self.replication_key
         value = row.get(key) if key else None
-        if isinstance(value, str) and not _is_canonical(value):
+        if isinstance(value, str) and not is_canonical(value):
             try:
                 moment = parse_datetime(value)
             except ValueError:
@@ -1229,11 +1201,6 @@ def write_state_snapshot(stream: Stream) -> None:
     snapshot = _decoder.decode(msgspec.json.encode(stream.tap_state))
     stream._tap.state_writer.write_state(snapshot)
     stream.state_manager.is_flushed = True
-
-
-def _is_canonical(value: str) -> bool:
-    """Already in utc_iso's whole-second form, e.g. 2024-01-02T03:04:05+00:00."""
-    return len(value) == 25 and value.endswith("+00:00") and value[10] == "T"
 
 
 def _context_key(context: Context | None) -> tuple:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tap_klaviyo import client
-from tap_klaviyo.ratelimit import LIMITERS
 from tap_klaviyo.tap import TapKlaviyo
+from tap_klaviyo.transport.ratelimit import LIMITERS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_klaviyo.client import _within, utc_iso
+from tap_klaviyo.read.slices import WindowPlanner
 from tap_klaviyo.tap import TapKlaviyo
-from tap_klaviyo.windows import WindowPlanner
 from tests.klaviyo_sim.filters import parse_filter
 
 TAP = TapKlaviyo(config={"api_key": "pk_property"})

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.concurrency import FeedPool
+from tap_klaviyo.read.feeds import FeedPool
 
 
 def producer(pages: int, produced: list[int], tag: str = "", delay: float = 0.0) -> Any:

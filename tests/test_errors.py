@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.client import KlaviyoError
+from tap_klaviyo.errors import KlaviyoError
 from tests.conftest import run_cli, run_tap
 from tests.klaviyo_sim import Fault
 

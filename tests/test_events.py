@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.client import parse_datetime, utc_iso
+from tap_klaviyo.dates import parse_datetime, utc_iso
 from tests.conftest import run_tap
 
 

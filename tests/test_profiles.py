@@ -74,7 +74,7 @@ def test_future_dated_record_waits_and_never_moves_the_bookmark_past_now(
 ) -> None:
     from datetime import datetime, timedelta, timezone
 
-    from tap_klaviyo.client import utc_iso
+    from tap_klaviyo.dates import utc_iso
 
     ahead = utc_iso(datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2))
     future = dict(sim.data.get("profile")[0])

@@ -9,7 +9,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_klaviyo.ratelimit import RateLimiter, window_seconds
+from tap_klaviyo.transport.ratelimit import RateLimiter, window_seconds
 
 
 class Clock:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator, FormatChecker
 
-from tap_klaviyo.client import KlaviyoError
+from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.tap import TapKlaviyo
 
 TAP = TapKlaviyo(config={"api_key": "pk_fuzz"})

@@ -14,7 +14,7 @@ import pytest
 
 import tap_klaviyo.tap
 from tap_klaviyo import client
-from tap_klaviyo.render import RenderPool
+from tap_klaviyo.write.render import RenderPool
 from tests.conftest import TapRun, catalog_for, run_tap, run_tap_until_failure
 
 

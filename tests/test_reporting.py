@@ -2,7 +2,7 @@
 
 The tap's rate limiters and the simulator share a virtual clock: a limiter's sleep moves it
 forward at once, so 2 requests a minute and a 24-hour quota cost no real time, and the
-simulator enforces its windows on the same clock. ``reporting.now_utc`` (the request ledger,
+simulator enforces its windows on the same clock. ``CLOCK.now`` (the request ledger,
 "today") is pinned to the simulator's data clock, 2026-11-20T12:00Z (07:00 in the seeded
 account's US/Eastern), so the last complete local day is 2026-11-19.
 """
@@ -24,9 +24,10 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tap_klaviyo.ratelimit import LIMITERS
+from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.streams import reporting
 from tap_klaviyo.tap import SettingsError, TapKlaviyo, check_settings
+from tap_klaviyo.transport.ratelimit import LIMITERS
 from tests.conftest import TapRun, catalog_for, run_tap, run_tap_until_failure
 from tests.klaviyo_sim import Fault, KlaviyoSimulator
 from tests.klaviyo_sim.reports import _h
@@ -54,7 +55,7 @@ class VirtualClock:
 
 
 class Wall:
-    """What ``reporting.now_utc`` returns."""
+    """What ``CLOCK.now`` returns."""
 
     def __init__(self) -> None:
         self.now = SIM_NOW
@@ -66,8 +67,8 @@ class Wall:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[VirtualClock]:
     virtual = VirtualClock()
-    monkeypatch.setattr(LIMITERS, "clock", virtual)
-    monkeypatch.setattr(LIMITERS, "sleep", virtual.sleep)
+    monkeypatch.setattr(CLOCK, "monotonic", virtual)
+    monkeypatch.setattr(CLOCK, "sleep", virtual.sleep)
     LIMITERS.reset()
     yield virtual
     LIMITERS.reset()
@@ -76,7 +77,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[VirtualClock]:
 @pytest.fixture
 def wall(monkeypatch: pytest.MonkeyPatch) -> Wall:
     pinned = Wall()
-    monkeypatch.setattr(reporting, "now_utc", pinned)
+    monkeypatch.setattr(CLOCK, "now", pinned)
     return pinned
 
 

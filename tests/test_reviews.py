@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_klaviyo.client import parse_datetime, utc_iso
+from tap_klaviyo.dates import parse_datetime, utc_iso
 from tests.conftest import run_tap
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
-from tap_klaviyo.typecheck import compile_checker
+from tap_klaviyo.write.typecheck import compile_checker
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

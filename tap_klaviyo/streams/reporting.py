@@ -36,15 +36,10 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import spec
-from tap_klaviyo.client import (
-    KlaviyoAPIError,
-    KlaviyoError,
-    KlaviyoStream,
-    parse_datetime,
-    response_json,
-    retry_after_seconds,
-)
-from tap_klaviyo.ratelimit import window_seconds
+from tap_klaviyo.client import KlaviyoStream, response_json, retry_after_seconds
+from tap_klaviyo.dates import CLOCK, parse_datetime
+from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError
+from tap_klaviyo.transport.ratelimit import window_seconds
 
 DEFAULT_HISTORY_DAYS = 90
 DEFAULT_LOOKBACK_DAYS = 7
@@ -99,11 +94,6 @@ FAMILY_OPERATIONS = {
 
 def statistics_setting(family: str) -> str:
     return f"reporting_{family}_statistics"
-
-
-def now_utc() -> datetime:
-    """The clock the request ledger reads (tests replace it)."""
-    return datetime.now(timezone.utc)
 
 
 class DailyQuotaSpent(Exception):
@@ -555,9 +545,9 @@ class _ReportingBase(KlaviyoStream):
 
     @cached_property
     def started_at(self) -> datetime:
-        """When this stream's run began (``now_utc``): today, the default history and which
+        """When this stream's run began (``CLOCK.now``): today, the default history and which
         days are settled are reckoned from it."""
-        return now_utc()
+        return CLOCK.now()
 
     def today(self, zone: ZoneInfo | None = None) -> date:
         return self.started_at.astimezone(zone or self.zone).date()
@@ -798,7 +788,7 @@ class ReportStream(_ReportingBase):
         return until
 
     def plan(self) -> Plan:
-        now = now_utc()
+        now = CLOCK.now()
         windows = self.windows()
         budget = self.budget
         used = self.used_requests(now)
@@ -893,7 +883,7 @@ class ReportStream(_ReportingBase):
         url: str | None = None
         seen: set[str] = set()
         for _ in range(MAX_PAGES_PER_WINDOW):
-            now = now_utc()
+            now = CLOCK.now()
             if self.budget is not None and self.used_requests(now) >= self.budget:
                 raise _BudgetSpent
             request = self.get_http_request(
@@ -977,13 +967,13 @@ class ReportStream(_ReportingBase):
             self.name,
             plan.endpoint,
             plan.budget,
-            self.used_requests(now_utc()),
+            self.used_requests(CLOCK.now()),
             window.first,
             window.last,
         )
 
     def _stop_for_quota(self, window: Window, wait: float) -> None:
-        until = now_utc() + timedelta(seconds=wait)
+        until = CLOCK.now() + timedelta(seconds=wait)
         self.ledger["blocked_until"] = until.isoformat()
         self.state_manager.is_flushed = False
         self._write_state_message()

@@ -12,9 +12,10 @@ request held up on its way lands in the next window with the ones sent after it.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
+
+from tap_klaviyo.dates import CLOCK
 
 # Klaviyo's and this machine's clocks may tick at slightly different rates.
 _WINDOW_MARGIN = 1.01
@@ -63,16 +64,18 @@ class RateLimiter:
         burst_per_second: int | None,
         steady_per_minute: int | None,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.windows = [
             SlidingWindow(limit, seconds)
             for limit, seconds in ((burst_per_second, 1.0), (steady_per_minute, 60.0))
             if limit
         ]
-        self._clock = clock
-        self._sleep = sleep
+        # The shared CLOCK is read at each call, so a test that replaces it reaches
+        # limiters made before it did.
+        self._clock = clock or (lambda: CLOCK.monotonic())
+        self._sleep = sleep or (lambda seconds: CLOCK.sleep(seconds))
         self._answers = threading.Condition()
         self._blocked_until = 0.0
 
@@ -111,18 +114,9 @@ class RateLimiter:
 class RateLimiterRegistry:
     """One limiter per (account, endpoint) in this process, shared by all streams."""
 
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self) -> None:
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self._lock = threading.Lock()
-        # Limiters made from now on use these: tests swap in a virtual clock whose
-        # sleep only moves time forward, so minutes of quota pass in milliseconds.
-        self.clock = clock
-        self.sleep = sleep
 
     def reset(self) -> None:
         """Forget every limiter (tests start from empty windows)."""
@@ -139,9 +133,7 @@ class RateLimiterRegistry:
         key = (account, endpoint)
         with self._lock:
             if key not in self._limiters:
-                self._limiters[key] = RateLimiter(
-                    burst_per_second, steady_per_minute, clock=self.clock, sleep=self.sleep
-                )
+                self._limiters[key] = RateLimiter(burst_per_second, steady_per_minute)
             return self._limiters[key]
 
 

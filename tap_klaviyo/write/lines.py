@@ -18,6 +18,8 @@ import msgspec
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib.encoding.simple import Message
 
+from tap_klaviyo.dates import CLOCK
+
 
 def _fallback(value: Any) -> Any:
     if isinstance(value, (datetime.datetime, datetime.date)):
@@ -51,7 +53,7 @@ class ExtractionClock:
         tick = time.monotonic_ns() // 1_000_000
         if tick != self._tick:
             self._tick = tick
-            self._text = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            self._text = CLOCK.now().isoformat()
         return self._text
 
 

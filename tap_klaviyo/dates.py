@@ -1,0 +1,46 @@
+"""Date-times as the tap writes them, and the clocks it reads."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+
+def utc_iso(value: datetime) -> str:
+    """Canonical UTC form used in filters and bookmarks: 2024-01-02T03:04:05+00:00."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def parse_datetime(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def is_canonical(value: str) -> bool:
+    """Already in utc_iso's whole-second form, e.g. 2024-01-02T03:04:05+00:00."""
+    return len(value) == 25 and value.endswith("+00:00") and value[10] == "T"
+
+
+def whole_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+class Clock:
+    """Every clock the tap reads, in one object: a test that replaces one of these
+    methods on ``CLOCK`` reaches every reader (rate limiters, the request ledger, the
+    run's start)."""
+
+    def now(self) -> datetime:
+        """Wall-clock time in UTC."""
+        return datetime.now(timezone.utc)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+CLOCK = Clock()
