@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import decimal
-import functools
-import hashlib
 import itertools
-import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta
@@ -14,7 +10,6 @@ from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import backoff
 import msgspec
 import requests
 from singer_sdk import RESTStream, Stream
@@ -27,23 +22,24 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
 from tap_klaviyo.dates import is_canonical, parse_datetime, utc_iso
-from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError, TransientKlaviyoError
+from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError
 from tap_klaviyo.read.feeds import FeedPool
 from tap_klaviyo.read.slices import WindowPlanner
-from tap_klaviyo.transport.ratelimit import LIMITERS, RateLimiter
+from tap_klaviyo.settings import Settings
+from tap_klaviyo.transport.http import Endpoint, HttpClient
+from tap_klaviyo.transport.jsonapi import (
+    decode_document,
+    flatten_resource,
+    json_decoder,
+    next_link,
+    related_ids,
+    snake,
+)
+from tap_klaviyo.transport.ratelimit import limiter_for
 from tap_klaviyo.write.lines import LeanWriter, record_lines
 from tap_klaviyo.write.render import RenderedPage, RenderPool, in_order
 from tap_klaviyo.write.typecheck import Checker, compile_checker
 
-# A 429 for longer than this stops the run instead of hanging (config overrides).
-DEFAULT_MAX_RETRY_AFTER_SECONDS = 600
-# Transient failures (5xx, resets, timeouts, broken bodies) get this many tries.
-MAX_TRIES = 8
-BACKOFF_FACTOR_SECONDS = 1.0
-MAX_CONSECUTIVE_429 = 30
-REQUEST_TIMEOUT_SECONDS = 120
-BODY_CHUNK_BYTES = 1 << 20
-DEFAULT_MAX_WORKERS = 16
 # Pages per time window read on a worker: few enough that a dense stretch is spread
 # over many workers, enough that the last, part-full page of a window is rare.
 WINDOW_PAGES = 3
@@ -51,164 +47,11 @@ WINDOW_PAGES = 3
 Page = list[dict[str, Any]]
 
 
-def snake(name: str) -> str:
-    return name.replace("-", "_")
-
-
-@functools.cache
-def relationship_column(name: str) -> str:
-    """The column of a to-one relationship's id: ``tag-group`` -> ``tag_group_id``."""
-    return f"{snake(name)}_id"
-
-
-class Ref(msgspec.Struct, gc=False):
-    id: Any = None
-
-
-class Relationship(msgspec.Struct, gc=False):
-    data: Ref | list[Ref] | None = None
-
-
-class Resource(msgspec.Struct, gc=False):
-    """A JSON:API resource as the tap reads it: its links are never built."""
-
-    id: Any = None
-    attributes: Any = None
-    relationships: dict[str, Relationship] | None = None
-
-
-class _Links(msgspec.Struct, gc=False):
-    next: str | None = None
-
-
-class _Envelope(msgspec.Struct, gc=False):
-    links: _Links | None = None
-
-
-class Document(msgspec.Struct, gc=False):
-    data: list[Resource] | Resource | None = None
-    links: _Links | None = None
-
-
-# Decoding into these types skips every `links` object of every resource, most of
-# a page's bytes, instead of building strings nobody reads; the garbage collector
-# never tracks them (they cannot form cycles). Numbers decode as below (`_decoder`).
-_document_decoder = msgspec.json.Decoder(Document, float_hook=decimal.Decimal)
-
-
-def flatten_resource(resource: Resource, id_field: str = "id") -> dict[str, Any]:
-    """A JSON:API resource as one flat record.
-
-    ``id`` and the attributes sit at the top level, to-one relationships become
-    ``<relationship>_id``; nested objects (``properties``, ``location``) stay objects.
-    """
-    record = {id_field: resource.id}
-    attributes = resource.attributes
-    if type(attributes) is dict:
-        record.update(attributes)
-    if resource.relationships:
-        for name, body in resource.relationships.items():
-            if type(body.data) is Ref:
-                record.setdefault(relationship_column(name), body.data.id)
-    return record
-
-
-def related_ids(resource: Resource, names: Iterable[str]) -> dict[str, list[str]]:
-    """Ids of to-many relationships, keyed ``<relationship>_ids``."""
-    relationships = resource.relationships or {}
-    result: dict[str, list[str]] = {}
-    for name in names:
-        body = relationships.get(name)
-        if body is not None and isinstance(body.data, list):
-            result[f"{snake(name)}_ids"] = [
-                item.id for item in body.data if isinstance(item.id, str)
-            ]
-    return result
-
-
-def decode_document(content: bytes) -> Document:
-    """A page as typed resources; raises ValueError naming what is malformed."""
-    try:
-        return _document_decoder.decode(content)
-    except msgspec.DecodeError as exc:  # ValidationError included
-        raise ValueError(str(exc)) from None
-
-
-def error_detail(response: requests.Response) -> tuple[str, set[str]]:
-    """Klaviyo's own words for an error response, and the parameters it names."""
-    try:
-        errors = _decoder.decode(response.content).get("errors") or []
-    except (msgspec.DecodeError, AttributeError):
-        errors = []
-    parts, parameters = [], set()
-    for error in errors if isinstance(errors, list) else []:
-        if not isinstance(error, dict):
-            continue
-        text = str(error.get("detail") or error.get("title") or "")
-        source = error.get("source") if isinstance(error.get("source"), dict) else {}
-        where = source.get("parameter") or source.get("pointer")
-        if where:
-            parameters.add(str(where))
-        parts.append(f"{text} (parameter: {where})" if where else text)
-    detail = "; ".join(p for p in parts if p) or (response.reason or "no error detail")
-    return " ".join(detail.split()), parameters
-
-
-def retry_after_seconds(response: requests.Response) -> float:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 1.0
-
-
 class KlaviyoPaginator(BaseHATEOASPaginator):
     """Follows ``links.next`` exactly as Klaviyo gives it; the cursor is opaque."""
 
     def get_next_url(self, response: requests.Response) -> str | None:
         return next_link(response)
-
-
-# msgspec keeps integers past 64 bits exact (orjson turns them into floats), and
-# decimals keep every digit Klaviyo sent.
-_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
-
-
-# Reads only `links.next`, but still checks the whole body is well-formed JSON: the
-# worker that fetched a page learns where the next one is without building the
-# page's records, which wait as compact bytes until the reader gets to them.
-_envelope_decoder = msgspec.json.Decoder(_Envelope)
-
-
-def next_link(response: requests.Response) -> str | None:
-    """The body's ``links.next``; raises ValueError when the body is not a JSON object."""
-    cached = getattr(response, "_klaviyo_next", False)
-    if cached is False:
-        parsed = getattr(response, "_klaviyo_json", None)
-        if parsed is not None:
-            cached = (parsed.get("links") or {}).get("next") or None
-        else:
-            try:
-                envelope = _envelope_decoder.decode(response.content)
-            except msgspec.DecodeError as exc:  # ValidationError included
-                raise ValueError(str(exc)) from None
-            cached = (envelope.links.next if envelope.links else None) or None
-        response._klaviyo_next = cached  # type: ignore[attr-defined]
-    return cached
-
-
-def response_json(response: requests.Response) -> dict[str, Any]:
-    """The parsed body, parsed once per response however many readers it has."""
-    cached = getattr(response, "_klaviyo_json", None)
-    if cached is None:
-        try:
-            cached = _decoder.decode(response.content)
-        except msgspec.DecodeError as exc:
-            raise ValueError(str(exc)) from None
-        if not isinstance(cached, dict):
-            raise ValueError("response body is not a JSON object")
-        response._klaviyo_json = cached  # type: ignore[attr-defined]
-    return cached
 
 
 class KlaviyoStream(RESTStream):
@@ -246,8 +89,21 @@ class KlaviyoStream(RESTStream):
         self._pending_version: int | None = None
 
     @property
+    def settings(self) -> Settings:
+        return self._tap.settings
+
+    @cached_property
+    def http(self) -> HttpClient:
+        return HttpClient(self.name, self.settings, self.logger)
+
+    @cached_property
+    def endpoint(self) -> Endpoint:
+        op = self.operation
+        return Endpoint(limiter_for(self.settings, op, self.static_params()), op.scopes)
+
+    @property
     def url_base(self) -> str:
-        return str(self.config.get("api_url") or "https://a.klaviyo.com").rstrip("/")
+        return self.settings.base_url
 
     @classmethod
     def spec_operation(cls) -> spec.Operation:
@@ -263,21 +119,11 @@ class KlaviyoStream(RESTStream):
 
     @property
     def http_headers(self) -> dict[str, str]:
-        return {
-            "Accept": "application/vnd.api+json",
-            "revision": str(self.config.get("revision") or spec.revision()),
-            "User-Agent": "tap-klaviyo",
-        }
+        return self.http.headers(body=self.rest_method == "POST")
 
     @property
     def authenticator(self) -> Any:
-        key = str(self.config.get("api_key") or "")
-
-        def add_key(request: requests.PreparedRequest) -> requests.PreparedRequest:
-            request.headers["Authorization"] = f"Klaviyo-API-Key {key}"
-            return request
-
-        return add_key
+        return self.http.authenticate
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
@@ -412,48 +258,12 @@ class KlaviyoStream(RESTStream):
                 terms.append(f"less-or-equal({key},{utc_iso(end - timedelta(seconds=1))})")
         return terms
 
-    @cached_property
-    def rate_limiter(self) -> RateLimiter:
-        op = self.operation
-        burst, steady = op.burst_per_second, op.steady_per_minute
-        for condition in op.conditional_limits:
-            value = self.static_params().get(condition["param"], "")
-            if condition["value"] in str(value).split(","):
-                burst, steady = condition["burst"], condition["steady"]
-        share = float(self.config.get("max_requests_per_minute_share") or 1.0)
-        account = hashlib.sha256(str(self.config.get("api_key")).encode()).hexdigest()[:16]
-        return LIMITERS.get(
-            account,
-            f"{op.operation_id}:{burst}:{steady}",
-            burst,
-            max(1, int((steady or 0) * share)) if steady else None,
-        )
-
     @property
     def max_workers(self) -> int:
-        return max(1, int(self.config.get("max_workers") or DEFAULT_MAX_WORKERS))
-
-    @cached_property
-    def _sessions(self) -> threading.local:
-        return threading.local()
-
-    @property
-    def session(self) -> requests.Session:
-        """One HTTP session per thread: requests.Session is not thread-safe."""
-        session = getattr(self._sessions, "session", None)
-        if session is None:
-            session = self._sessions.session = requests.Session()
-        return session
+        return self.settings.workers
 
     def prepare(self, request: HTTPRequest) -> requests.PreparedRequest:
-        return requests.Request(
-            method=request.method,
-            url=request.url,
-            params=request.encode_params(),
-            headers=request.headers,
-            # JSON:API request documents (the reporting POSTs); GETs carry no body.
-            data=msgspec.json.encode(request.data) if request.data is not None else None,
-        ).prepare()
+        return self.http.prepare(request)
 
     def first_request(
         self, context: Context | None, start: datetime | None, end: datetime | None
@@ -741,130 +551,7 @@ class KlaviyoStream(RESTStream):
         super().finalize_state_progress_markers(state)
 
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:
-        """One request with Klaviyo's retry rules: exact Retry-After, backoff otherwise."""
-        endpoint = f"{prepared.method} {urlsplit(prepared.url).path}"
-
-        def giveup_message(details: dict[str, Any]) -> None:
-            error = details.get("exception")
-            raise KlaviyoError(
-                f"Stream '{self.name}' gave up on {endpoint} after {details['tries']} tries: "
-                f"{error}"
-            ) from None
-
-        @backoff.on_exception(
-            backoff.expo,
-            TransientKlaviyoError,
-            factor=BACKOFF_FACTOR_SECONDS,
-            max_value=60,
-            max_tries=MAX_TRIES,
-            jitter=backoff.full_jitter,
-            on_backoff=self._log_backoff,
-            on_giveup=giveup_message,
-            raise_on_giveup=True,
-            logger=None,
-        )
-        def attempt() -> requests.Response:
-            return self._send_once(prepared, endpoint)
-
-        return attempt()
-
-    def _log_backoff(self, details: dict[str, Any]) -> None:
-        self.logger.warning(
-            "Stream '%s': retrying in %.1fs after try %d: %s",
-            self.name,
-            details["wait"],
-            details["tries"],
-            details.get("exception"),
-        )
-
-    def _send_once(self, prepared: requests.PreparedRequest, endpoint: str) -> requests.Response:
-        max_wait = float(
-            self.config.get("max_retry_after_seconds") or DEFAULT_MAX_RETRY_AFTER_SECONDS
-        )
-        for _ in range(MAX_CONSECUTIVE_429):
-            self.rate_limiter.acquire()
-            try:
-                response = self.session.send(
-                    self.authenticator(prepared.copy()), timeout=self.timeout, stream=True
-                )
-                # One read for the whole body: requests reads 10 KB at a time, and each
-                # chunk makes this thread queue again for the interpreter lock.
-                response._content = b"".join(response.iter_content(BODY_CHUNK_BYTES))
-                response.close()  # hands the connection back to the pool
-            except (
-                requests.exceptions.Timeout,
-                requests.exceptions.ConnectionError,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ) as exc:
-                raise TransientKlaviyoError(f"{endpoint}: {type(exc).__name__}") from None
-            finally:
-                # Answered or failed, the request is over: its slot counts from now.
-                self.rate_limiter.release()
-            if response.status_code != 429:
-                self.check_response(response, endpoint)
-                self._respect_remaining_quota(response)
-                return response
-            wait = retry_after_seconds(response)
-            if wait > max_wait:
-                raise KlaviyoError(
-                    f"Stream '{self.name}': Klaviyo throttled {endpoint} for {wait:.0f}s, "
-                    f"longer than max_retry_after_seconds={max_wait:.0f}; "
-                    "the run stops here and resumes from its last state."
-                )
-            self.logger.info(
-                "Stream '%s': throttled on %s, waiting Retry-After %.0fs",
-                self.name,
-                endpoint,
-                wait,
-            )
-            self.rate_limiter.block_for(wait)
-        raise KlaviyoError(
-            f"Stream '{self.name}': {endpoint} was throttled {MAX_CONSECUTIVE_429} times in a "
-            "row; another integration may be using this account's quota."
-        )
-
-    def _respect_remaining_quota(self, response: requests.Response) -> None:
-        """Another integration on the account may spend the same quota: when Klaviyo
-        says none is left, wait for the window to reset instead of earning a 429."""
-        remaining = response.headers.get("RateLimit-Remaining")
-        reset = response.headers.get("RateLimit-Reset")
-        try:
-            if remaining is not None and int(remaining) <= 0 and reset is not None:
-                self.rate_limiter.block_for(float(reset))
-        except ValueError:
-            return
-
-    @property
-    def timeout(self) -> int:
-        return REQUEST_TIMEOUT_SECONDS
-
-    def check_response(self, response: requests.Response, endpoint: str) -> None:
-        status = response.status_code
-        if status < 400:
-            try:
-                next_link(response)
-            except ValueError as exc:
-                raise TransientKlaviyoError(f"{endpoint} sent an unreadable body: {exc}") from None
-            return
-        detail, parameters = error_detail(response)
-        if status >= 500:
-            raise TransientKlaviyoError(f"{endpoint} answered {status}: {detail}")
-        if status == 401:
-            message = (
-                f"Klaviyo rejected the API key (401) on {endpoint} for stream '{self.name}': "
-                f"{detail} Check the `api_key` setting."
-            )
-        elif status == 403:
-            scopes = ", ".join(self.operation.scopes) or "unknown"
-            message = (
-                f"Stream '{self.name}' needs the API key scope(s) {scopes}: Klaviyo answered "
-                f"403 on {endpoint} ({detail}). Add the scope to the key, deselect the "
-                "stream, or set ignore_forbidden_streams."
-            )
-        else:
-            message = f"Klaviyo rejected {endpoint} for stream '{self.name}' ({status}): {detail}"
-        raise KlaviyoAPIError(message, status, parameters)
+        return self.http.send(prepared, self.endpoint)
 
     # ---- records --------------------------------------------------------
 
@@ -1198,7 +885,7 @@ def write_state_snapshot(stream: Stream) -> None:
     if stream.state_manager.is_flushed:
         return
     _ = stream.stream_state  # the stream's entry exists before the snapshot
-    snapshot = _decoder.decode(msgspec.json.encode(stream.tap_state))
+    snapshot = json_decoder.decode(msgspec.json.encode(stream.tap_state))
     stream._tap.state_writer.write_state(snapshot)
     stream.state_manager.is_flushed = True
 

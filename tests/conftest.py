@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo import client
 from tap_klaviyo.tap import TapKlaviyo
+from tap_klaviyo.transport.policy import RETRY
 from tap_klaviyo.transport.ratelimit import LIMITERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,8 +133,8 @@ def sim() -> Iterator[Any]:
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep backoff waits short so failure paths run in test time."""
-    monkeypatch.setattr(client, "BACKOFF_FACTOR_SECONDS", 0.01)
-    monkeypatch.setattr(client, "MAX_TRIES", 3)
+    monkeypatch.setattr(RETRY, "backoff_factor_seconds", 0.01)
+    monkeypatch.setattr(RETRY, "max_tries", 3)
 
 
 @pytest.fixture

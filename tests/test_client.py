@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import msgspec
 import pytest
 
-from tap_klaviyo.client import Resource, flatten_resource, related_ids
 from tap_klaviyo.tap import TapKlaviyo
+from tap_klaviyo.transport.jsonapi import Resource, flatten_resource, related_ids
 
 START = datetime(2024, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
 END = datetime(2024, 4, 1, tzinfo=timezone.utc)

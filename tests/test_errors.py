@@ -159,9 +159,9 @@ def test_read_timeout_is_retried(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tap_klaviyo import client
+    from tap_klaviyo.transport.policy import RETRY
 
-    monkeypatch.setattr(client, "REQUEST_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(RETRY, "timeout_seconds", 0.5)
     stall = sim.faults.add(
         Fault(path_pattern=r"^/api/tags$", kind="timeout", timeout_seconds=2, times=1)
     )

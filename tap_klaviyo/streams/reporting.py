@@ -31,14 +31,14 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import requests
 from singer_sdk.helpers.types import Context
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import spec
-from tap_klaviyo.client import KlaviyoStream, response_json, retry_after_seconds
+from tap_klaviyo.client import KlaviyoStream
 from tap_klaviyo.dates import CLOCK, parse_datetime
-from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError
+from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError, ThrottledTooLong
+from tap_klaviyo.transport.jsonapi import response_json
 from tap_klaviyo.transport.ratelimit import window_seconds
 
 DEFAULT_HISTORY_DAYS = 90
@@ -94,31 +94,6 @@ FAMILY_OPERATIONS = {
 
 def statistics_setting(family: str) -> str:
     return f"reporting_{family}_statistics"
-
-
-class DailyQuotaSpent(Exception):
-    """Klaviyo answered 429 with a wait longer than ``max_retry_after_seconds``."""
-
-    def __init__(self, wait: float) -> None:
-        super().__init__(f"Retry-After {wait:.0f}s")
-        self.wait = wait
-
-
-class _QuotaAwareSession(requests.Session):
-    """Turns a 429 that asks to wait for hours into ``DailyQuotaSpent`` before the
-    generic retry loop sees it, so report streams can stop cleanly instead of failing."""
-
-    def __init__(self, max_wait: float) -> None:
-        super().__init__()
-        self.max_wait = max_wait
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        response = super().send(request, **kwargs)
-        if response.status_code == 429:
-            wait = retry_after_seconds(response)
-            if wait > self.max_wait:
-                raise DailyQuotaSpent(wait)
-        return response
 
 
 # ---- settings ----------------------------------------------------------------------------
@@ -462,19 +437,8 @@ class _ReportingBase(KlaviyoStream):
     replication_key = "date"
 
     @property
-    def http_headers(self) -> dict[str, str]:
-        return {**super().http_headers, "Content-Type": "application/vnd.api+json"}
-
-    @property
-    def session(self) -> requests.Session:
-        session = getattr(self._sessions, "session", None)
-        if session is None:
-            session = self._sessions.session = _QuotaAwareSession(self.max_retry_after)
-        return session
-
-    @property
     def max_retry_after(self) -> float:
-        return float(self.config.get("max_retry_after_seconds") or 600)
+        return float(self.settings.max_retry_after_seconds)
 
     @cached_property
     def shared(self) -> _Shared:
@@ -854,7 +818,7 @@ class ReportStream(_ReportingBase):
                 return
             try:
                 yield from self.read_window(window)
-            except DailyQuotaSpent as exc:
+            except ThrottledTooLong as exc:
                 self._stop_for_quota(window, exc.wait)
                 return
             except _BudgetSpent:
@@ -892,7 +856,7 @@ class ReportStream(_ReportingBase):
             self.count_request(now)
             try:
                 body = self.post(request)
-            except DailyQuotaSpent:
+            except ThrottledTooLong:
                 self._uncount_request(now)
                 raise
             yield from self.rows(body, window)
@@ -1242,15 +1206,7 @@ class MetricAggregatesStream(_ReportingBase):
                 request = self.get_http_request(
                     page=PageContext(stream_context=request_context, next_page_token=cursor)
                 )
-                try:
-                    body = self.post(request)
-                except DailyQuotaSpent as exc:
-                    raise KlaviyoError(
-                        f"Stream '{self.name}': Klaviyo throttled POST {self.path} for "
-                        f"{exc.wait:.0f}s, longer than max_retry_after_seconds="
-                        f"{self.max_retry_after:.0f}; the run stops here and resumes from its "
-                        "last state."
-                    ) from None
+                body = self.post(request)
                 yield from self.rows(body, query, metric_id)
                 cursor = _cursor_from_next((body.get("links") or {}).get("next"))
                 if cursor is None:

@@ -11,11 +11,14 @@ request held up on its way lands in the next window with the ones sent after it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import deque
 from collections.abc import Callable
 
+from tap_klaviyo import spec
 from tap_klaviyo.dates import CLOCK
+from tap_klaviyo.settings import Settings
 
 # Klaviyo's and this machine's clocks may tick at slightly different rates.
 _WINDOW_MARGIN = 1.01
@@ -138,3 +141,21 @@ class RateLimiterRegistry:
 
 
 LIMITERS = RateLimiterRegistry()
+
+
+def limiter_for(
+    settings: Settings, operation: spec.Operation, params: dict[str, str]
+) -> RateLimiter:
+    """The limiter of ``operation`` for this account, at the quota its parameters
+    select (e.g. predictive_analytics lowers the profiles limit) and the tap's share."""
+    burst, steady = operation.burst_per_second, operation.steady_per_minute
+    for condition in operation.conditional_limits:
+        if condition["value"] in str(params.get(condition["param"], "")).split(","):
+            burst, steady = condition["burst"], condition["steady"]
+    account = hashlib.sha256(str(settings.api_key).encode()).hexdigest()[:16]
+    return LIMITERS.get(
+        account,
+        f"{operation.operation_id}:{burst}:{steady}",
+        burst,
+        settings.quota_per_minute(steady) if steady else None,
+    )
