@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
@@ -22,9 +21,10 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
 from tap_klaviyo.dates import is_canonical, parse_datetime, utc_iso
-from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError
-from tap_klaviyo.read.feeds import FeedPool
-from tap_klaviyo.read.slices import WindowPlanner
+from tap_klaviyo.errors import KlaviyoError
+from tap_klaviyo.read.bounds import run_end, run_start, saved_bookmark
+from tap_klaviyo.read.query import Query
+from tap_klaviyo.read.reader import Reader
 from tap_klaviyo.settings import Settings
 from tap_klaviyo.transport.http import Endpoint, HttpClient
 from tap_klaviyo.transport.jsonapi import (
@@ -37,12 +37,8 @@ from tap_klaviyo.transport.jsonapi import (
 )
 from tap_klaviyo.transport.ratelimit import limiter_for
 from tap_klaviyo.write.lines import LeanWriter, record_lines
-from tap_klaviyo.write.render import RenderedPage, RenderPool, in_order
+from tap_klaviyo.write.render import RenderedPage, RenderPool
 from tap_klaviyo.write.typecheck import Checker, compile_checker
-
-# Pages per time window read on a worker: few enough that a dense stretch is spread
-# over many workers, enough that the last, part-full page of a window is rare.
-WINDOW_PAGES = 3
 
 Page = list[dict[str, Any]]
 
@@ -83,8 +79,6 @@ class KlaviyoStream(RESTStream):
         super().__init__(*args, **kwargs)
         # To-many relationship ids of included relationships, held for the children.
         self._related: dict[str, dict[str, list[str]]] = {}
-        self._forbidden = False
-        self._resume_from_progress = False
         self._warned_unknown = False
         self._pending_version: int | None = None
 
@@ -131,9 +125,35 @@ class KlaviyoStream(RESTStream):
 
     @property
     def is_sorted(self) -> bool:
-        return bool(self.replication_key) and self.operation.can_sort(self.replication_key)
+        return self.query.is_sorted
 
-    # ---- requests -------------------------------------------------------
+    # ---- reading: the query and the pages of each context (read/) -------------
+
+    @cached_property
+    def query(self) -> Query:
+        return Query(
+            self.operation,
+            self.replication_key,
+            self.context_filters,
+            self.static_params(),
+            self.includes,
+        )
+
+    @cached_property
+    def reader(self) -> Reader:
+        return Reader(
+            stream=self.name,
+            logger=self.logger,
+            query=self.query,
+            workers=self.max_workers,
+            ignore_forbidden=self.settings.ignore_forbidden_streams,
+            is_child=self.parent_stream_type is not None,
+            parallel_slices=self.parallel_windows,
+            send=self.send,
+            request_for=self.request_for,
+            next_token=self.get_new_paginator().get_next,
+            decode=self.page_records,
+        )
 
     def get_new_paginator(self) -> KlaviyoPaginator:
         return KlaviyoPaginator()
@@ -149,28 +169,17 @@ class KlaviyoStream(RESTStream):
         return super().get_http_request(page=page)
 
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
-        return self.request_params(context, self.window_start(context), self.window_end())
+        return self.query.params(context, *self.run_bounds(context))
 
-    def request_params(
-        self, context: Context | None, start: datetime | None, end: datetime | None
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = self.static_params()
-        terms = [
-            f"equals({field},{_filter_literal(context[key])})"
-            for key, field in self.context_filters.items()
-            if context and key in context
-        ]
-        if self.replication_key:
-            terms.extend(self.window_terms(start, end))
-        if terms:
-            params["filter"] = terms[0] if len(terms) == 1 else f"and({','.join(terms)})"
-        if self.is_sorted:
-            params["sort"] = self.replication_key
-        if self.operation.page_size_max:
-            params["page[size]"] = self.operation.page_size_max
-        if self.includes:
-            params["include"] = ",".join(self.includes)
-        return params
+    def request_for(
+        self, context: Context | None, token: Any, params: dict[str, Any] | None
+    ) -> requests.PreparedRequest:
+        request = self.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=token)
+        )
+        if params is not None:
+            request.params = params
+        return self.prepare(request)
 
     def static_params(self) -> dict[str, str]:
         """Query parameters every request of the stream carries, e.g. additional-fields."""
@@ -187,36 +196,23 @@ class KlaviyoStream(RESTStream):
         ]
         return tuple(dict.fromkeys((*self.include, *wanted)))
 
-    def saved_bookmark(self, context: Context | None) -> str | None:
-        """The bookmark this run started from, read without touching the state."""
-        state = self.tap_state.get("bookmarks", {}).get(self.name, {})
-        keys = self.state_partitioning_keys
-        partition = (
-            {k: v for k, v in context.items() if keys is None or k in keys} if context else None
-        )
-        if not partition:
-            return state.get("replication_key_value")
-        for entry in state.get("partitions", []):
-            if entry.get("context") == partition:
-                return entry.get("replication_key_value")
-        return None
-
-    def window_start(self, context: Context | None) -> datetime | None:
-        """Where reading starts: the bookmark (less the look-back), else ``start_date``.
-
-        After a restart it is the last record emitted in this run instead.
-        """
-        start_date = self.config.get("start_date")
-        floor = parse_datetime(start_date) if start_date else None
-        if self._resume_from_progress and self.is_sorted:
+    def run_bounds(
+        self, context: Context | None, resume: bool = False
+    ) -> tuple[datetime | None, datetime]:
+        """Where this run reads a context from and to (see read/bounds.py); ``resume``
+        after a stale cursor: from the last record this run emitted."""
+        progress = None
+        if resume and self.is_sorted:
             progress = self.get_context_state(context).get("replication_key_value")
-            if progress:
-                return max(parse_datetime(progress), floor) if floor else parse_datetime(progress)
-        bookmark = self.saved_bookmark(context) if self.replication_key else None
-        if not bookmark:
-            return floor
-        start = parse_datetime(bookmark) - self.lookback
-        return max(start, floor) if floor else start
+        bookmark = (
+            saved_bookmark(self.tap_state, self.name, self.state_partitioning_keys, context)
+            if self.replication_key
+            else None
+        )
+        start = run_start(
+            bookmark=bookmark, lookback=self.lookback, floor=self.settings.start, progress=progress
+        )
+        return start, run_end(self.settings.end, self._tap.run_started_at)
 
     @property
     def lookback(self) -> timedelta:
@@ -228,36 +224,6 @@ class KlaviyoStream(RESTStream):
         # A look-back re-reads records older than the bookmark on purpose.
         return not self.lookback
 
-    def window_end(self) -> datetime:
-        """Records dated after the run began (or ``end_date``) wait for a later run,
-        so a bad client clock can never push a bookmark into the future."""
-        end = self.config.get("end_date")
-        return parse_datetime(end) if end else self._tap.run_started_at
-
-    def window_terms(self, start: datetime | None, end: datetime | None) -> list[str]:
-        """Server-side bounds on the replication key using only allowed operators.
-
-        The lower bound is inclusive, so records that share the bookmark's
-        timestamp are read again rather than lost. Where an operator is missing
-        the bound is applied to the records instead (see ``pages``).
-        """
-        key = self.replication_key
-        ops = self.operation.operators(key)
-        terms = []
-        if start is not None:
-            if "greater-or-equal" in ops:
-                terms.append(f"greater-or-equal({key},{utc_iso(start)})")
-            elif "greater-than" in ops:
-                # Klaviyo timestamps have whole seconds, so this keeps `start` itself.
-                floor = start.replace(microsecond=0) - timedelta(seconds=1)
-                terms.append(f"greater-than({key},{utc_iso(floor)})")
-        if end is not None:
-            if "less-than" in ops:
-                terms.append(f"less-than({key},{utc_iso(end)})")
-            elif "less-or-equal" in ops:
-                terms.append(f"less-or-equal({key},{utc_iso(end - timedelta(seconds=1))})")
-        return terms
-
     @property
     def max_workers(self) -> int:
         return self.settings.workers
@@ -265,261 +231,44 @@ class KlaviyoStream(RESTStream):
     def prepare(self, request: HTTPRequest) -> requests.PreparedRequest:
         return self.http.prepare(request)
 
-    def first_request(
-        self, context: Context | None, start: datetime | None, end: datetime | None
-    ) -> requests.PreparedRequest:
-        request = self.get_http_request(
-            page=PageContext(stream_context=context, next_page_token=None)
-        )
-        request.params = self.request_params(context, start, end)
-        return self.prepare(request)
-
-    def pages(
-        self,
-        prepared: requests.PreparedRequest,
-        start: datetime | None,
-        end: datetime | None,
-        context: Context | None = None,
-    ) -> Iterator[Page]:
-        """Every page of one query as records, following ``links.next``."""
-        for response in self.responses(prepared, context):
-            yield self.page_records(response, start, end)
-
-    def responses(
-        self, prepared: requests.PreparedRequest, context: Context | None = None
-    ) -> Iterator[requests.Response]:
-        """Every response of one query, following ``links.next``; safe on any thread."""
-        paginator = self.get_new_paginator()
-        while not paginator.finished:
-            response = self.send(prepared)
-            yield response
-            paginator.advance(response)
-            if not paginator.finished:
-                page = PageContext(stream_context=context, next_page_token=paginator.current_value)
-                prepared = self.prepare(self.get_http_request(page=page))
-
     def page_records(
         self, response: requests.Response, start: datetime | None, end: datetime | None
     ) -> Page:
-        """One response's records. Records outside [start, end) are dropped here, for
-        endpoints whose filter cannot express one of the bounds exactly."""
+        """One response's records, cut to [start, end) where the filter could not be."""
         return self.body_records(response.content, response.url, start, end)
 
     def body_records(
         self, content: bytes, url: str, start: datetime | None, end: datetime | None
     ) -> Page:
-        records = list(self.records_from(content, url))
-        if self.needs_client_bounds and (start or end):
-            key = self.replication_key
-            records = [r for r in records if _within(r.get(key), start, end)]
-        return records
-
-    @cached_property
-    def needs_client_bounds(self) -> bool:
-        """Whether the filter only approximates [start, end): then records are checked."""
-        if not self.replication_key:
-            return False
-        ops = set(self.operation.operators(self.replication_key))
-        return not ({"greater-or-equal", "less-than"} <= ops)
+        return self.query.keep_within(list(self.records_from(content, url)), start, end)
 
     def request_records(self, context: Context | None) -> Iterable[dict]:
         for page in self.request_record_pages(context):
             yield from page
 
     def request_record_pages(self, context: Context | None) -> Iterator[Page]:
-        """Pages of records for one context, with Klaviyo's recoverable refusals handled."""
-        if self._forbidden:
-            return
-        restarted = False
-        while True:
-            try:
-                yield from self.request_pages(context)
-                return
-            except KlaviyoAPIError as exc:
-                if exc.status == 400 and "page[cursor]" in exc.parameters and not restarted:
-                    # A stale cursor: start over from the last record emitted, once.
-                    self.logger.warning(
-                        "Stream '%s': Klaviyo rejected a page cursor; restarting from the "
-                        "last bookmark",
-                        self.name,
-                    )
-                    restarted = self._resume_from_progress = True
-                    continue
-                if exc.status == 404 and self.parent_stream_type is not None:
-                    self.logger.warning(
-                        "Stream '%s': parent %s is gone (404); skipping its records",
-                        self.name,
-                        dict(context or {}),
-                    )
-                    return
-                if exc.status == 403 and self.config.get("ignore_forbidden_streams"):
-                    self.logger.warning("Skipping stream: %s", exc)
-                    self._forbidden = True
-                    return
-                raise
-            finally:
-                self._resume_from_progress = False
-
-    def request_pages(self, context: Context | None) -> Iterator[Page]:
-        """Pages for one context, prefetched if the parent asked for them ahead."""
-        fetched = self._prefetched.take(_context_key(context)) if self._prefetched else None
-        if fetched is not None:
-            feed: Iterable[Page] = (self.page_records(*item) for item in fetched)
-        else:
-            start, end = self.window_start(context), self.window_end()
-            if self.reads_in_windows and self.max_workers > 1:
-                feed = self.windowed_pages(context, start, end)
-            else:
-                feed = self.pages(self.first_request(context, start, end), start, end, context)
-        for page in feed:
+        """Pages of records for one context; each page starts its children's reads."""
+        for page in self.reader.pages(context, self.run_bounds, self._render_for(context)):
             self.prefetch_children(page, context)
             yield page
 
-    # ---- concurrency ----------------------------------------------------
-    #
-    # Worker threads only fetch: a feed holds the raw responses of one window or
-    # one parent, a few at a time, and the reading thread turns them into records
-    # in order. Raw bodies take a quarter of the memory of parsed ones.
+    def _render_for(self, context: Context | None) -> tuple[Any, int] | None:
+        pool = self._render_pool
+        if pool is None:
+            return None
+        version = self._stream_version
+        partition = dict(context) if context else None
 
-    @property
-    def reads_in_windows(self) -> bool:
-        """Whether the time range can be split into windows read in parallel: the
-        endpoint must sort by the replication key and bound it on both sides."""
-        if not (self.parallel_windows and self.is_sorted):
-            return False
-        ops = self.operation.operators(self.replication_key)
-        return bool({"greater-or-equal", "greater-than"} & set(ops)) and "less-than" in ops
-
-    def windowed_pages(
-        self, context: Context | None, start: datetime | None, end: datetime
-    ) -> Iterator[Page]:
-        """The range [start, end) as adaptive windows fetched in parallel, in order.
-
-        A first request over the whole range finds where the data begins and how
-        dense it is; the rest is cut into windows of a few pages each, read on
-        worker threads. Records come out in replication-key order, so the
-        bookmark only ever covers windows whose records have all been emitted.
-        """
-        key = self.replication_key
-        response = self.send(self.first_request(context, start, end))
-        first = self.page_records(response, start, end)
-        if not first or not next_link(response):
-            yield first
-            return
-        try:
-            earliest = parse_datetime(first[0][key])
-            # Records of the last second may continue on the next page: the windows
-            # re-read them.
-            boundary = parse_datetime(first[-1][key]).replace(microsecond=0)
-        except (TypeError, ValueError):
-            raise KlaviyoError(
-                f"Stream '{self.name}': Klaviyo sent `{key}` values that are not date-times "
-                f"({first[0].get(key)!r}, {first[-1].get(key)!r})"
-            ) from None
-        yield [r for r in first if parse_datetime(r[key]) < boundary]
-        spread = max((boundary - earliest).total_seconds(), 1.0)
-        planner = WindowPlanner(
-            boundary, end, target_records=self.window_target_records, density=len(first) / spread
-        )
-        # A window fits in its feed, so a worker finishes it without waiting for the
-        # reader; twice as many windows as workers keeps every worker busy.
-        pool = FeedPool(self.max_workers, max_pages=WINDOW_PAGES + 1, name=f"{self.name}-window")
-        in_flight: list[tuple[int, datetime, datetime]] = []
-        counter = 0
-
-        def submit_more() -> None:
-            nonlocal counter
-            while planner.has_more() and len(in_flight) < 2 * self.max_workers:
-                low, high = planner.next_window()
-                prepared = self.first_request(context, low, high)
-                pool.submit(counter, self._producer(prepared, low, high, context))
-                in_flight.append((counter, low, high))
-                counter += 1
-
-        def fetched_items() -> Iterator[Any]:
-            """Each window's responses, then the window itself once all are taken."""
-            while in_flight:
-                number, low, high = in_flight.pop(0)
-                fetched = pool.take(number)
-                if fetched is None:
-                    raise RuntimeError("window feed lost")
-                yield from fetched
-                windows_done.append((low, high))
-                yield None
-                submit_more()
-
-        def render_remotely(item: tuple[requests.Response, datetime, datetime]) -> Any:
-            response, low, high = item
-            return render.submit(  # type: ignore[union-attr]
-                self.name,
-                response.content,
-                response.url,
-                low,
-                high,
-                self._stream_version,
-                dict(context) if context else None,
+        def render(response: requests.Response, low: datetime, high: datetime) -> Any:
+            return pool.submit(
+                self.name, response.content, response.url, low, high, version, partition
             )
 
-        windows_done: list[tuple[datetime, datetime]] = []
-        render = self._render_pool
-        try:
-            submit_more()
-            count = 0
-            if render is None:
-                pages = in_order(fetched_items(), lambda item: self.page_records(*item), 0)
-            else:
-                # Pages render in worker processes, a few ahead of the one being written.
-                pages = in_order(fetched_items(), render_remotely, 2 * render.processes)
-            for page in pages:
-                if page is None:
-                    planner.observe(*windows_done.pop(0), count)
-                    count = 0
-                    continue
-                count += len(page)
-                yield page
-        except BrokenProcessPool:
-            raise KlaviyoError(
-                f"Stream '{self.name}': a worker process rendering its records stopped "
-                "unexpectedly (out of memory?); set render_processes to 0 to render them in "
-                "the tap's own process."
-            ) from None
-        finally:
-            pool.close()
-
-    @property
-    def window_target_records(self) -> int:
-        return (self.operation.page_size_max or 100) * WINDOW_PAGES
-
-    def _producer(
-        self,
-        prepared: requests.PreparedRequest,
-        start: datetime | None,
-        end: datetime | None,
-        context: Context | None,
-    ) -> Any:
-        def produce(put: Any) -> None:
-            for response in self.responses(prepared, context):
-                if not put((response, start, end)):
-                    return
-
-        return produce
-
-    @cached_property
-    def _prefetched(self) -> FeedPool | None:
-        if self.max_workers <= 1 or self.parent_stream_type is None:
-            return None
-        return FeedPool(self.max_workers, name=f"{self.name}-prefetch")
+        return render, 2 * pool.processes
 
     def prefetch(self, context: Context) -> None:
-        """Start fetching this context's pages now; ``request_pages`` takes them later."""
-        if self._prefetched is None or self._forbidden:
-            return
-        key = _context_key(context)
-        if key in self._prefetched:
-            return
-        start, end = self.window_start(context), self.window_end()
-        prepared = self.first_request(context, start, end)
-        self._prefetched.submit(key, self._producer(prepared, start, end, context))
+        """Start fetching this context's pages now; they are read in their turn."""
+        self.reader.prefetch(context, self.run_bounds)
 
     def prefetch_children(self, page: Page, context: Context | None) -> None:
         children = [
@@ -542,9 +291,9 @@ class KlaviyoStream(RESTStream):
         self._pending_version = full_table_version
 
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
-        pool = self.__dict__.pop("_prefetched", None)
-        if pool is not None:
-            pool.close()
+        reader = self.__dict__.pop("reader", None)
+        if reader is not None:
+            reader.close()
         if self._pending_version is not None:
             version, self._pending_version = self._pending_version, None
             super()._write_activate_version_message(version)
@@ -553,10 +302,10 @@ class KlaviyoStream(RESTStream):
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:
         return self.http.send(prepared, self.endpoint)
 
-    # ---- records --------------------------------------------------------
-
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
         return self.records_from(response.content, response.url)
+
+    # ---- records --------------------------------------------------------
 
     def records_from(self, content: bytes, url: str) -> Iterator[dict[str, Any]]:
         where = urlsplit(url).path
@@ -707,7 +456,7 @@ class KlaviyoStream(RESTStream):
         """Whether worker processes may render this stream's pages: it writes a page
         at a time and reads windows in parallel (only those pages come in faster than
         one thread renders them)."""
-        return self._writes_pages and self.reads_in_windows and self.max_workers > 1
+        return self._writes_pages and self.reader.slices
 
     def render_page(
         self,
@@ -888,25 +637,3 @@ def write_state_snapshot(stream: Stream) -> None:
     snapshot = json_decoder.decode(msgspec.json.encode(stream.tap_state))
     stream._tap.state_writer.write_state(snapshot)
     stream.state_manager.is_flushed = True
-
-
-def _context_key(context: Context | None) -> tuple:
-    return tuple(sorted((k, str(v)) for k, v in (context or {}).items()))
-
-
-def _within(value: Any, start: datetime | None, end: datetime | None) -> bool:
-    if not isinstance(value, str):
-        return True
-    try:
-        moment = parse_datetime(value)
-    except ValueError:
-        return True  # post_process names the bad value
-    return (start is None or moment >= start) and (end is None or moment < end)
-
-
-def _filter_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return "'" + str(value).replace("'", "\\'") + "'"

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_klaviyo.client import _within, utc_iso
-from tap_klaviyo.read.slices import WindowPlanner
+from tap_klaviyo.dates import utc_iso
+from tap_klaviyo.read.query import within
+from tap_klaviyo.read.slices import SlicePlanner
 from tap_klaviyo.tap import TapKlaviyo
 from tests.klaviyo_sim.filters import parse_filter
 
@@ -24,10 +25,10 @@ def resumed_run_reads(stream_name: str, bookmark: datetime, stamp: datetime) -> 
     """Whether a run resuming from ``bookmark`` reads a record stamped ``stamp``:
     the API's filter first, then the tap's own check where the filter is loose."""
     stream = TAP.streams[stream_name]
-    conditions = [c for term in stream.window_terms(bookmark, END) for c in parse_filter(term)]
+    conditions = [c for term in stream.query.bound_terms(bookmark, END) for c in parse_filter(term)]
     if not all(c.matches([utc_iso(stamp)]) for c in conditions):
         return False
-    return not stream.needs_client_bounds or _within(utc_iso(stamp), bookmark, END)
+    return not stream.query.needs_client_bounds or within(utc_iso(stamp), bookmark, END)
 
 
 @settings(max_examples=300, deadline=None)
@@ -67,11 +68,11 @@ def test_windows_tile_the_range_without_gaps_or_overlaps(
 ) -> None:
     start = BASE + timedelta(seconds=start_offset, microseconds=start_offset % 7)
     end = start + timedelta(seconds=length)
-    planner = WindowPlanner(start, end, target_records=target, density=density)
+    planner = SlicePlanner(start, end, target_records=target, density=density)
     cursor = start.replace(microsecond=0)
     counts = iter(observations)
     while planner.has_more():
-        low, high = planner.next_window()
+        low, high = planner.next_slice()
         assert low == cursor and low < high <= end
         assert high == end or high.microsecond == 0
         planner.observe(low, high, next(counts, 0))

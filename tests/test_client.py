@@ -69,14 +69,14 @@ def test_related_ids_reads_to_many_relationships() -> None:
 def test_profiles_use_only_greater_than_and_less_than(tap: TapKlaviyo) -> None:
     # profiles.updated accepts greater-than and less-than only; the lower bound steps
     # back one second so records stamped exactly at the bookmark are read again.
-    assert tap.streams["profiles"].window_terms(START, END) == [
+    assert tap.streams["profiles"].query.bound_terms(START, END) == [
         "greater-than(updated,2024-03-01T12:00:04+00:00)",
         "less-than(updated,2024-04-01T00:00:00+00:00)",
     ]
 
 
 def test_events_use_inclusive_lower_bound(tap: TapKlaviyo) -> None:
-    assert tap.streams["events"].window_terms(START, END) == [
+    assert tap.streams["events"].query.bound_terms(START, END) == [
         "greater-or-equal(datetime,2024-03-01T12:00:05+00:00)",
         "less-than(datetime,2024-04-01T00:00:00+00:00)",
     ]
@@ -84,7 +84,7 @@ def test_events_use_inclusive_lower_bound(tap: TapKlaviyo) -> None:
 
 def test_lists_have_no_upper_bound_operator(tap: TapKlaviyo) -> None:
     # lists.updated accepts greater-than only; the end bound is applied client-side.
-    assert tap.streams["lists"].window_terms(START, END) == [
+    assert tap.streams["lists"].query.bound_terms(START, END) == [
         "greater-than(updated,2024-03-01T12:00:04+00:00)"
     ]
 

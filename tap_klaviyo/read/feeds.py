@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 Page = list[dict[str, Any]]
 Produce = Callable[[Callable[[Page], bool]], None]
@@ -103,3 +105,26 @@ class FeedPool:
                 feed.cancel()
             self._feeds.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def in_order(
+    items: Iterable[T | None],
+    start: Callable[[T], Any],
+    depth: int,
+) -> Iterator[Any]:
+    """``start(item)`` for each item, up to ``depth`` ahead, results in item order.
+
+    ``start`` returns a result or a Future; a ``None`` item passes through as a
+    marker, in its place.
+    """
+    ahead: deque[Any] = deque()
+
+    def settle(entry: Any) -> Any:
+        return entry.result() if isinstance(entry, Future) else entry
+
+    for item in items:
+        ahead.append(None if item is None else start(item))
+        while len(ahead) > depth:
+            yield settle(ahead.popleft())
+    while ahead:
+        yield settle(ahead.popleft())

@@ -277,8 +277,8 @@ class _Lookup(KlaviyoStream):
 
     def all_records(self) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
-        for page in self.pages(self.first_request(None, None, None), None, None):
-            records.extend(page)
+        for response in self.reader.responses(None, None, None):
+            records.extend(self.page_records(response, None, None))
         return records
 
 

@@ -16,13 +16,9 @@ import os
 import signal
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 
 @dataclass
@@ -94,26 +90,3 @@ class RenderPool:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def in_order(
-    items: Iterable[T | None],
-    start: Callable[[T], Any],
-    depth: int,
-) -> Iterator[Any]:
-    """``start(item)`` for each item, up to ``depth`` ahead, results in item order.
-
-    ``start`` returns a result or a Future; a ``None`` item passes through as a
-    marker, in its place.
-    """
-    ahead: deque[Any] = deque()
-
-    def settle(entry: Any) -> Any:
-        return entry.result() if isinstance(entry, Future) else entry
-
-    for item in items:
-        ahead.append(None if item is None else start(item))
-        while len(ahead) > depth:
-            yield settle(ahead.popleft())
-    while ahead:
-        yield settle(ahead.popleft())

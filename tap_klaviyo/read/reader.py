@@ -1,0 +1,145 @@
+"""Which requests one stream sends for one context, and in what order: serially
+following ``links.next``, as parallel time slices, or from a feed its parent's page
+started early; recovering from Klaviyo's refusals as the recovery table says."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from tap_klaviyo.read.pages import Produce, feed_of, paginate
+from tap_klaviyo.read.prefetch import Prefetcher
+from tap_klaviyo.read.query import Query
+from tap_klaviyo.read.recovery import Recovery, read_recovering
+from tap_klaviyo.read.slices import SLICE_PAGES, SliceReader
+
+Context = Mapping[str, Any]
+Page = list[dict[str, Any]]
+Bounds = tuple[datetime | None, datetime]
+# (response, slice start, slice end) -> a Future of the rendered page.
+Render = Callable[[requests.Response, datetime, datetime], Future[Any]]
+
+
+class Reader:
+    """One stream's read path. Everything stream-specific comes in as a callable."""
+
+    def __init__(
+        self,
+        *,
+        stream: str,
+        logger: logging.Logger,
+        query: Query,
+        workers: int,
+        ignore_forbidden: bool,
+        is_child: bool,
+        parallel_slices: bool,
+        send: Callable[[requests.PreparedRequest], requests.Response],
+        # (context, None, params) -> the first request; (context, token, None) -> the next.
+        request_for: Callable[[Context | None, Any, dict | None], requests.PreparedRequest],
+        next_token: Callable[[requests.Response], Any],
+        decode: Callable[[requests.Response, datetime | None, datetime | None], Page],
+    ) -> None:
+        self.stream = stream
+        self.logger = logger
+        self.query = query
+        self.workers = workers
+        self.ignore_forbidden = ignore_forbidden
+        self.is_child = is_child
+        self.send = send
+        self.request_for = request_for
+        self.next_token = next_token
+        self.decode = decode
+        self.slices = parallel_slices and query.can_slice and workers > 1
+        # A child read once per parent fetches ahead while the parent's page is written.
+        self.prefetcher = Prefetcher(workers, stream) if is_child and workers > 1 else None
+        # The key may not read this stream, and the user said to skip it.
+        self.forbidden = False
+
+    def first_request(
+        self, context: Context | None, start: datetime | None, end: datetime | None
+    ) -> requests.PreparedRequest:
+        return self.request_for(context, None, self.query.params(context, start, end))
+
+    def responses(
+        self, context: Context | None, start: datetime | None, end: datetime | None
+    ) -> Iterator[requests.Response]:
+        """Every response of one query; safe on any thread."""
+        return paginate(
+            self.first_request(context, start, end),
+            self.send,
+            self.next_token,
+            lambda token: self.request_for(context, token, None),
+            stream=self.stream,
+        )
+
+    def feed(
+        self, context: Context | None, start: datetime | None, end: datetime | None
+    ) -> Produce:
+        return feed_of(lambda: self.responses(context, start, end), start, end)
+
+    def prefetch(self, context: Context, bounds: Callable[[Context | None, bool], Bounds]) -> None:
+        """Start fetching this context's pages now; ``pages`` takes them later."""
+        if self.prefetcher is None or self.forbidden or context in self.prefetcher:
+            return
+        self.prefetcher.start(context, self.feed(context, *bounds(context, False)))
+
+    def pages(
+        self,
+        context: Context | None,
+        bounds: Callable[[Context | None, bool], Bounds],
+        render: tuple[Render, int] | None = None,
+    ) -> Iterator[Page]:
+        """Pages of records for one context. ``bounds(context, resume)`` gives the run
+        bounds (after a stale cursor, resuming from the records written so far);
+        ``render`` renders sliced pages elsewhere, that many pages ahead."""
+        if self.forbidden:
+            return
+        outcome = yield from read_recovering(
+            lambda restarted: self._attempt(context, lambda: bounds(context, restarted), render),
+            stream=self.stream,
+            is_child=self.is_child,
+            ignore_forbidden=self.ignore_forbidden,
+            logger=self.logger,
+            context=context,
+        )
+        if outcome is Recovery.SKIP_STREAM:
+            self.forbidden = True
+
+    def _attempt(
+        self,
+        context: Context | None,
+        bounds: Callable[[], Bounds],
+        render: tuple[Render, int] | None,
+    ) -> Iterator[Page]:
+        fetched = self.prefetcher.take(context) if self.prefetcher else None
+        if fetched is not None:
+            for item in fetched:
+                yield self.decode(*item)
+            return
+        start, end = bounds()
+        if not self.slices:
+            for response in self.responses(context, start, end):
+                yield self.decode(response, start, end)
+            return
+        reader = SliceReader(
+            stream=self.stream,
+            key=self.query.replication_key or "",
+            workers=self.workers,
+            target_records=(self.query.operation.page_size_max or 100) * SLICE_PAGES,
+            first_response=lambda low, high: self.send(self.first_request(context, low, high)),
+            slice_feed=lambda low, high: self.feed(context, low, high),
+            decode=self.decode,
+            render=render[0] if render else None,
+            render_ahead=render[1] if render else 0,
+        )
+        yield from reader.pages(start, end)
+
+    def close(self) -> None:
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+            self.prefetcher = None
