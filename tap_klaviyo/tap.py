@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.errors import KlaviyoError, SettingsError
+from tap_klaviyo.sdk import begin_sync, sync_serially
 from tap_klaviyo.settings import Settings, check_general, check_known, config_schema
 from tap_klaviyo.streams import STREAM_TYPES
 from tap_klaviyo.streams.reporting import check_reporting_settings
@@ -90,6 +91,8 @@ class TapKlaviyo(Tap):
 
     name = "tap-klaviyo"
     message_writer_class = LeanWriter
+    # The worker processes rendering pages, while a sync runs with them.
+    render_pool: RenderPool | None = None
 
     config_jsonschema = config_schema()
 
@@ -124,6 +127,9 @@ class TapKlaviyo(Tap):
         # trigger a collection (a third of the CPU per record otherwise).
         gc.collect()
         gc.freeze()
+        # Before anything reads a stream's replication key: the SDK turns parents of
+        # some selected children into full-table streams here.
+        begin_sync(self)
         processes = self.settings.render_processes
         processes = default_processes() if processes is None else int(processes)
         rendered = [
@@ -146,12 +152,8 @@ class TapKlaviyo(Tap):
     def _sync_streams(self) -> None:
         workers = self.settings.streams_at_once
         if workers <= 1:
-            super().sync_all()
+            sync_serially(self)
             return
-        self._reset_state_progress_markers()
-        self._set_compatible_replication_methods()
-        if self.state:
-            self._state_writer.write_state(self.state)
         roots = [
             stream
             for stream in self.streams.values()

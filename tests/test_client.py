@@ -9,6 +9,7 @@ import pytest
 
 from tap_klaviyo.tap import TapKlaviyo
 from tap_klaviyo.transport.jsonapi import Resource, flatten_resource, related_ids
+from tap_klaviyo.write.sink import bookmark_rows
 
 START = datetime(2024, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
 END = datetime(2024, 4, 1, tzinfo=timezone.utc)
@@ -108,11 +109,11 @@ def test_full_table_stream_sends_no_filter_or_sort(tap: TapKlaviyo) -> None:
 def test_a_page_moves_the_bookmark_through_its_first_and_last_record(tap: TapKlaviyo) -> None:
     # The first still meets the SDK's sort check, the last sets the bookmark; a page out
     # of order (or with a null key) goes record by record so the SDK judges each one.
-    stream = tap.streams["profiles"]
+    key = tap.streams["profiles"].replication_key
     ordered = [{"updated": f"2024-01-0{day}T00:00:00+00:00"} for day in (1, 2, 2, 3)]
-    assert stream._bookmark_rows(ordered) == [ordered[0], ordered[-1]]
+    assert bookmark_rows(ordered, key) == [ordered[0], ordered[-1]]
     shuffled = [ordered[1], ordered[0], ordered[3]]
-    assert stream._bookmark_rows(shuffled) == shuffled
+    assert bookmark_rows(shuffled, key) == shuffled
     with_null = [ordered[0], {"updated": None}, ordered[3]]
-    assert stream._bookmark_rows(with_null) == with_null
-    assert stream._bookmark_rows(ordered[:1]) == ordered[:1]
+    assert bookmark_rows(with_null, key) == with_null
+    assert bookmark_rows(ordered[:1], key) == ordered[:1]

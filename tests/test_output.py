@@ -9,6 +9,7 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from tap_klaviyo.client import KlaviyoStream
+from tap_klaviyo.write.paths import Output
 from tests.conftest import run_tap
 
 
@@ -16,7 +17,7 @@ def test_lean_path_matches_the_sdk_path(
     sim: Any, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lean = run_tap(config)
-    monkeypatch.setattr(KlaviyoStream, "_lean_output", False)
+    monkeypatch.setattr(KlaviyoStream, "output", Output.SDK)
     # A later run starts with fresh quotas (metric-properties allows 15 requests a minute).
     sim.reset_rate_limits()
     plain = run_tap(config)

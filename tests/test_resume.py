@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.client import KlaviyoError, KlaviyoStream
+from tap_klaviyo.client import KlaviyoStream
+from tap_klaviyo.errors import KlaviyoError
 from tests.conftest import run_tap, run_tap_until_failure
 from tests.klaviyo_sim import Fault
 

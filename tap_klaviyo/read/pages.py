@@ -9,8 +9,10 @@ from collections.abc import Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
 import requests
+from singer_sdk.pagination import BaseHATEOASPaginator
 
 from tap_klaviyo.errors import KlaviyoError
+from tap_klaviyo.transport.jsonapi import next_link
 
 Token = TypeVar("Token", bound=Hashable)
 Produce = Callable[[Callable[[Any], bool]], None]
@@ -60,3 +62,10 @@ def feed_of(responses: Callable[[], Iterator[Any]], *extra: Any) -> Produce:
 def _shown(token: Any) -> str:
     geturl = getattr(token, "geturl", None)
     return geturl() if callable(geturl) else str(token)
+
+
+class KlaviyoPaginator(BaseHATEOASPaginator):
+    """Follows ``links.next`` exactly as Klaviyo gives it; the cursor is opaque."""
+
+    def get_next_url(self, response: requests.Response) -> str | None:
+        return next_link(response)

@@ -435,6 +435,9 @@ class _ReportingBase(KlaviyoStream):
     # endpoint), so a user opts in.
     selected_by_default = False
     replication_key = "date"
+    # Bookmarks move per finished window (``advance``), not per record: a window's
+    # rows come in groupings order and the last days of it may have no rows at all.
+    bookmarks_per_record = False
 
     @property
     def max_retry_after(self) -> float:
@@ -442,7 +445,7 @@ class _ReportingBase(KlaviyoStream):
 
     @cached_property
     def shared(self) -> _Shared:
-        return shared(self._tap)
+        return shared(self.run_tap)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -458,7 +461,7 @@ class _ReportingBase(KlaviyoStream):
 
     def _lookup_zone(self) -> ZoneInfo:
         try:
-            accounts = _AccountLookup(tap=self._tap).all_records()
+            accounts = _AccountLookup(tap=self.run_tap).all_records()
         except KlaviyoAPIError as exc:
             if exc.status == 403:
                 raise KlaviyoError(
@@ -483,7 +486,7 @@ class _ReportingBase(KlaviyoStream):
         with state.lock:
             if state.metrics is None:
                 try:
-                    state.metrics = _MetricLookup(tap=self._tap).all_records()
+                    state.metrics = _MetricLookup(tap=self.run_tap).all_records()
                 except KlaviyoAPIError as exc:
                     if exc.status != 403:
                         raise
@@ -578,17 +581,10 @@ class _ReportingBase(KlaviyoStream):
         if not state.get("settled_through") or settled > str(state["settled_through"]):
             state["settled_through"] = settled
         self.state_manager.is_flushed = False
-        self._write_state_message()
-
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
-        # Bookmarks move per finished window (``advance``), not per record: a window's
-        # rows come in groupings order and the last days of it may have no rows at all.
-        return
+        self.write_state()
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        problem = self._checker(row, "")
+        problem = self.record_check.checker(row, "")
         if problem:
             raise KlaviyoError(
                 f"Stream '{self.name}': a record does not fit the schema: {problem}."
@@ -806,7 +802,7 @@ class ReportStream(_ReportingBase):
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         plan = self.plan()
-        log_reporting_plan(self._tap, self)
+        log_reporting_plan(self.run_tap, self)
         if plan.blocked_until is not None:
             return
         restarted = False
@@ -940,7 +936,7 @@ class ReportStream(_ReportingBase):
         until = CLOCK.now() + timedelta(seconds=wait)
         self.ledger["blocked_until"] = until.isoformat()
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state()
         self.logger.warning(
             "Stream '%s': Klaviyo's daily quota for POST %s is spent (429, Retry-After %.1f h, "
             "longer than max_retry_after_seconds=%.0f); stopping before %s..%s. The state "

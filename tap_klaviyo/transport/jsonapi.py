@@ -7,9 +7,12 @@ import decimal
 import functools
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import requests
+
+from tap_klaviyo.errors import KlaviyoError
 
 # msgspec keeps integers past 64 bits exact (orjson turns them into floats), and
 # decimals keep every digit Klaviyo sent.
@@ -101,6 +104,20 @@ def decode_document(content: bytes) -> Document:
         return _document_decoder.decode(content)
     except msgspec.DecodeError as exc:  # ValidationError included
         raise ValueError(str(exc)) from None
+
+
+def page_resources(content: bytes, url: str, stream: str) -> list[Resource]:
+    """A page's resources; a body that is not a JSON:API document stops the stream."""
+    where = urlsplit(url).path
+    try:
+        data = decode_document(content).data
+    except ValueError as exc:
+        raise KlaviyoError(
+            f"Stream '{stream}': response from {where} is not a JSON:API document ({exc})"
+        ) from None
+    if data is None:
+        raise KlaviyoError(f"Stream '{stream}': response from {where} has no `data`")
+    return data if isinstance(data, list) else [data]
 
 
 def error_detail(response: requests.Response) -> tuple[str, set[str]]:

@@ -15,6 +15,9 @@ from typing import Any, Union
 
 import msgspec
 
+from tap_klaviyo.dates import is_canonical, parse_datetime, utc_iso
+from tap_klaviyo.errors import KlaviyoError
+
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -171,3 +174,34 @@ def plain_struct(plain_kinds: dict[str, frozenset[str] | None]) -> type | None:
 
 def compile_checker(schema: dict[str, Any]) -> Checker:
     return Checker(schema)
+
+
+class RecordCheck:
+    """A record fits its stream's schema, and its replication key is in the one
+    canonical form (the SDK compares bookmarks as strings); else a one-line error."""
+
+    def __init__(self, stream: str, schema: dict[str, Any], id_field: str, key: str | None):
+        self.stream = stream
+        self.checker = compile_checker(schema)
+        self.id_field = id_field
+        self.key = key
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        problem = self.checker(row, "")
+        if problem:
+            raise KlaviyoError(
+                f"Stream '{self.stream}': record {row.get(self.id_field)!r} does not fit the "
+                f"schema: {problem}."
+            )
+        key = self.key
+        value = row.get(key) if key else None
+        if isinstance(value, str) and not is_canonical(value):
+            try:
+                moment = parse_datetime(value)
+            except ValueError:
+                raise KlaviyoError(
+                    f"Stream '{self.stream}': record {row.get(self.id_field)!r} has `{key}` "
+                    f"{value!r}, which is not a date-time."
+                ) from None
+            row[key] = utc_iso(moment)  # type: ignore[index]
+        return row
