@@ -34,8 +34,8 @@ from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, rela
 from tap_klaviyo.transport.ratelimit import limiter_for
 from tap_klaviyo.write.lines import LeanWriter
 from tap_klaviyo.write.paths import Output, OutputFacts, choose_output
-from tap_klaviyo.write.render import RenderedPage
-from tap_klaviyo.write.sink import KnownProperties, render_rows
+from tap_klaviyo.write.renderer import PageRenderer
+from tap_klaviyo.write.sink import KnownProperties
 from tap_klaviyo.write.typecheck import RecordCheck
 
 Page = list[dict[str, Any]]
@@ -110,7 +110,7 @@ class KlaviyoStream(SdkStreamHooks, RESTStream):
             stream=self.name,
             logger=self.logger,
             query=self.query,
-            workers=self.max_workers,
+            workers=self.settings.workers,
             ignore_forbidden=self.settings.ignore_forbidden_streams,
             is_child=self.parent_stream_type is not None,
             parallel_slices=self.parallel_windows,
@@ -122,30 +122,23 @@ class KlaviyoStream(SdkStreamHooks, RESTStream):
 
     @cached_property
     def output(self) -> Output:  # type: ignore[override]
-        maps = self.stream_maps
-        plain = (
-            isinstance(self.run_tap.message_writer, LeanWriter)
-            and len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and not maps[0].flattening_enabled
-            and all(self.mask.values())
-        )
-        facts = OutputFacts(
-            plain=plain,
-            reads_pages=type(self).get_records is RESTStream.get_records
-            and type(self).request_records is KlaviyoStream.request_records,
-            per_record_work=not self.selected
-            or bool(self.child_streams)
-            or self.parent_stream_type is not None
-            or bool(self.state_partitioning_keys)
-            or self.ABORT_AT_RECORD_COUNT is not None,
-            sliced=self.reader.slices,
-        )
-        return choose_output(facts)
+        return choose_output(output_facts(self))
 
     @cached_property
     def known(self) -> KnownProperties:
         return KnownProperties(self.name, self.schema, self.logger)
+
+    @cached_property
+    def renderer(self) -> PageRenderer:
+        incremental = bool(self.replication_key) and self.replication_method == "INCREMENTAL"
+        return PageRenderer(
+            self.name,
+            decode=self.body_records,
+            check=self.post_process,
+            known=self.known,
+            bookmark_key=self.replication_key if incremental else None,
+            clock=self.run_tap.message_writer.clock,
+        )
 
     @cached_property
     def record_check(self) -> RecordCheck:
@@ -244,10 +237,6 @@ class KlaviyoStream(SdkStreamHooks, RESTStream):
         """How far before the bookmark each run re-reads, for data that arrives late."""
         return timedelta(0)
 
-    @property
-    def max_workers(self) -> int:
-        return self.settings.workers
-
     def run_bounds(
         self, context: Context | None, resume: bool = False
     ) -> tuple[datetime | None, datetime]:
@@ -340,55 +329,9 @@ class KlaviyoStream(SdkStreamHooks, RESTStream):
         return self.output is Output.RENDERED
 
     def _render_for(self, context: Context | None) -> tuple[Any, int] | None:
-        """How sliced pages of ``context`` render in the tap's worker processes, if it
-        runs them, and how many pages ahead."""
+        """How sliced pages of ``context`` render in the tap's worker processes, if any."""
         pool = self.run_tap.render_pool if self.renders_in_processes else None
-        if pool is None:
-            return None
-        version = self.stream_version
-        partition = dict(context) if context else None
-
-        def render(response: requests.Response, low: datetime, high: datetime) -> Any:
-            return pool.submit(
-                self.name, response.content, response.url, low, high, version, partition
-            )
-
-        return render, 2 * pool.processes
-
-    def render_page(
-        self,
-        content: bytes,
-        url: str,
-        start: datetime | None,
-        end: datetime | None,
-        version: int | None,
-        partition: Context | None,
-    ) -> RenderedPage:
-        """A page's RECORD lines and bookmark rows, as the tap's own process renders the
-        pages it reads itself; runs in a worker process."""
-        rows = self.finished_rows(self.body_records(content, url, start, end), partition)
-        return self.render(rows, version)
-
-    def finished_rows(self, page: Page, partition: Context | None) -> Page:
-        """A page's records checked, canonicalised, given their partition's keys (as the
-        SDK does) and cut to the schema's properties."""
-        processed = (self.post_process(record, partition) for record in page)
-        rows = [row for row in processed if row is not None]
-        for row in rows:
-            for key, value in (partition or {}).items():
-                row.setdefault(key, value)
-            self.known.keep(row)
-        return rows
-
-    def render(self, rows: Page, version: int | None) -> RenderedPage:
-        incremental = bool(self.replication_key) and self.replication_method == "INCREMENTAL"
-        return render_rows(
-            self.name,
-            rows,
-            version=version,
-            key=self.replication_key if incremental else None,
-            time_extracted=self.run_tap.message_writer.clock.now(),
-        )
+        return pool.renders_for(self.name, self.stream_version, context) if pool else None
 
 
 class KlaviyoChildStream(KlaviyoStream):
@@ -460,3 +403,23 @@ class RelatedIdsStream(SdkStreamHooks, Stream):
         context = context or {}
         for related in context.get(f"{snake(self.relationship)}_ids", []):
             yield {self.parent_key: context[self.parent_key], self.related_key(): related}
+
+
+def output_facts(stream: KlaviyoStream) -> OutputFacts:
+    """What decides a stream's output path (write/paths.py), read off the stream."""
+    maps = stream.stream_maps
+    return OutputFacts(
+        plain=isinstance(stream.run_tap.message_writer, LeanWriter)
+        and len(maps) == 1
+        and type(maps[0]) is SameRecordTransform
+        and not maps[0].flattening_enabled
+        and all(stream.mask.values()),
+        reads_pages=type(stream).get_records is RESTStream.get_records
+        and type(stream).request_records is KlaviyoStream.request_records,
+        per_record_work=not stream.selected
+        or bool(stream.child_streams)
+        or stream.parent_stream_type is not None
+        or bool(stream.state_partitioning_keys)
+        or stream.ABORT_AT_RECORD_COUNT is not None,
+        sliced=stream.reader.slices,
+    )

@@ -130,8 +130,8 @@ class SdkStreamHooks(_Base):
                 self._write_starting_replication_value(partition)
                 for page in self.request_record_pages(partition):
                     if not isinstance(page, RenderedPage):
-                        rows = self.finished_rows(page, partition)
-                        page = self.render(rows, self._stream_version)
+                        rows = self.renderer.finished_rows(page, partition)
+                        page = self.renderer.render(rows, self._stream_version)
                     if page.count:
                         record_counter.increment(sink.write(page, partition))
                 if partition is not None:

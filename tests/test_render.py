@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import tap_klaviyo.tap
-from tap_klaviyo import client
 from tap_klaviyo.write.render import RenderPool
+from tap_klaviyo.write.renderer import PageRenderer
 from tests.conftest import TapRun, catalog_for, run_tap, run_tap_until_failure
 
 
@@ -123,7 +123,7 @@ def test_a_worker_that_dies_stops_the_stream_in_one_line(
 ) -> None:
     sim = bulk_sim(events=5_000, profiles=10)
     # Inherited by the worker processes, which fork when the run starts.
-    monkeypatch.setattr(client.KlaviyoStream, "render_page", lambda *args: os._exit(1))
+    monkeypatch.setattr(PageRenderer, "render_body", lambda *args: os._exit(1))
     config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 4}
     run, error = run_tap_until_failure({**config, "render_processes": 2}, streams=["events"])
     assert str(error) == (

@@ -16,8 +16,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -57,7 +59,7 @@ def _exit_with(parent: int) -> None:
 
 
 def _render(stream_name: str, *args: Any) -> RenderedPage:
-    return _streams[stream_name].render_page(*args)
+    return _streams[stream_name].renderer.render_body(*args)
 
 
 def can_fork() -> bool:
@@ -87,6 +89,20 @@ class RenderPool:
 
     def submit(self, stream_name: str, *args: Any) -> Future[RenderedPage]:
         return self._pool.submit(_render, stream_name, *args)
+
+    def renders_for(
+        self, stream_name: str, version: int | None, context: Mapping[str, Any] | None
+    ) -> tuple[Callable[..., Future[RenderedPage]], int]:
+        """How one context's fetched pages go to the workers, and how many pages
+        ahead of the one being written they may render."""
+        partition = dict(context) if context else None
+
+        def render(response: Any, start: datetime, end: datetime) -> Future[RenderedPage]:
+            return self.submit(
+                stream_name, response.content, response.url, start, end, version, partition
+            )
+
+        return render, 2 * self.processes
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
