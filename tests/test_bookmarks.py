@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from klaviyo_sim.filters import parse_filter
 from tap_klaviyo.client import _within, utc_iso
 from tap_klaviyo.tap import TapKlaviyo
 from tap_klaviyo.windows import WindowPlanner
-from tests.klaviyo_sim.filters import parse_filter
 
 TAP = TapKlaviyo(config={"api_key": "pk_property"})
 BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -24,12 +24,12 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+from klaviyo_sim import Fault, KlaviyoSimulator
+from klaviyo_sim.reports import _h
 from tap_klaviyo.ratelimit import LIMITERS
 from tap_klaviyo.streams import reporting
 from tap_klaviyo.tap import SettingsError, TapKlaviyo, check_settings
 from tests.conftest import TapRun, catalog_for, run_tap, run_tap_until_failure
-from tests.klaviyo_sim import Fault, KlaviyoSimulator
-from tests.klaviyo_sim.reports import _h
 
 SIM_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 EASTERN = ZoneInfo("US/Eastern")

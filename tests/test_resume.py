@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sim import Fault
 from tap_klaviyo.client import KlaviyoError, KlaviyoStream
 from tests.conftest import run_tap, run_tap_until_failure
-from tests.klaviyo_sim import Fault
 
 
 @pytest.mark.usefixtures("fast_retries")

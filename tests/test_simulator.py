@@ -17,8 +17,8 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.klaviyo_sim import Fault, KlaviyoSimulator, SimData
-from tests.klaviyo_sim.seed import (
+from klaviyo_sim import Fault, KlaviyoSimulator, SimData
+from klaviyo_sim.seed import (
     EVENT_DATETIME_TIE,
     LIST_JOINED_TIE,
     PROFILE_UPDATED_TIE,
@@ -979,8 +979,8 @@ def test_indexed_range_selects_what_row_by_row_filtering_selects(
     values: list[str | None], lower: tuple[str | None, str], upper: tuple[str | None, str]
 ) -> None:
     """The sorted-index shortcut agrees with matching every row: ties, offsets, nulls, text."""
-    from tests.klaviyo_sim import query
-    from tests.klaviyo_sim.filters import parse_filter
+    from klaviyo_sim import query
+    from klaviyo_sim.filters import parse_filter
 
     data = SimData.empty()
     for n, value in enumerate(values):
