@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,29 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
         shared: KlaviyoSimulator = request.getfixturevalue("sim")
         shared.faults.clear()
         shared.reset_rate_limits()
+
+
+class VirtualClock:
+    """Monotonic seconds that only move when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 10_000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            # At least a millisecond: adding less to 10^4 can round to nothing.
+            self.now += max(seconds, 0.001)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    """For ``KlaviyoSimulator(clock=...)``: rate-limit windows pass without waiting."""
+    return VirtualClock()
 
 
 @pytest.fixture

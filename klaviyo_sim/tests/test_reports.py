@@ -4,47 +4,15 @@ daily quota, responses match the spec's schemas."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 import requests
 
 from klaviyo_sim import KlaviyoSimulator
-from klaviyo_sim.tests.conftest import FULL_SPEC
-from tap_klaviyo.ratelimit import LIMITERS
+from klaviyo_sim.tests.conftest import FULL_SPEC, VirtualClock
 from tap_klaviyo.streams import reporting
-
-SIM_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-
-
-class VirtualClock:
-    """Monotonic seconds that only move when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            # At least a millisecond: adding less to 10^4 can round to nothing.
-            self.now += max(seconds, 0.001)
-
-
-class Wall:
-    """What ``reporting.now_utc`` returns."""
-
-    def __init__(self) -> None:
-        self.now = SIM_NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -58,25 +26,6 @@ def sim() -> Iterator[KlaviyoSimulator]:
 @pytest.fixture(autouse=True)
 def _clean() -> None:
     """Replaces conftest's: there is no shared simulator here to reset after each test."""
-
-
-# clock and wall are tests/test_reporting.py's: they pin the tap's limiters and report clock
-# too, although here only the simulator reads the clock.
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[VirtualClock]:
-    virtual = VirtualClock()
-    monkeypatch.setattr(LIMITERS, "clock", virtual)
-    monkeypatch.setattr(LIMITERS, "sleep", virtual.sleep)
-    LIMITERS.reset()
-    yield virtual
-    LIMITERS.reset()
-
-
-@pytest.fixture
-def wall(monkeypatch: pytest.MonkeyPatch) -> Wall:
-    pinned = Wall()
-    monkeypatch.setattr(reporting, "now_utc", pinned)
-    return pinned
 
 
 def metric_id(sim: KlaviyoSimulator, name: str) -> str:
@@ -256,7 +205,7 @@ def test_simulator_report_cursors_are_bound_to_the_body(sim: KlaviyoSimulator) -
     assert wrong_type.status_code == 415
 
 
-def test_simulator_daily_quota_asks_to_wait_hours(clock: VirtualClock, wall: Wall) -> None:
+def test_simulator_daily_quota_asks_to_wait_hours(clock: VirtualClock) -> None:
     with KlaviyoSimulator(seed=0, rate_limits=True, clock=clock, daily_quota=2) as sim:
         attributes = {"statistics": ["total_members"], "timeframe": {"key": "yesterday"}}
         statuses = []
