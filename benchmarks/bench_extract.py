@@ -32,10 +32,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from klaviyo_sim import KlaviyoSimulator, SimData
 
-from tests.klaviyo_sim import KlaviyoSimulator, SimData  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TMP = Path(tempfile.mkdtemp(prefix="tap-klaviyo-bench-"))
 # The simulator's pages are built in this process; the tap and the raw reader

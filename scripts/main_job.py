@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from embedded_pg import DEFAULT_DIR, EmbeddedPostgres  # noqa: E402
@@ -145,7 +144,7 @@ def main(argv: list[str]) -> int:
                 f"(Meltano environment {environment!r})."
             )
         else:
-            from tests.klaviyo_sim import KlaviyoSimulator
+            from klaviyo_sim import KlaviyoSimulator
 
             sim = KlaviyoSimulator(seed=int(env.get("KLAVIYO_SIM_SEED", "0")))
             sim.start()

@@ -124,7 +124,7 @@ def run_cli(
 
 @pytest.fixture
 def sim() -> Iterator[Any]:
-    from tests.klaviyo_sim import KlaviyoSimulator
+    from klaviyo_sim import KlaviyoSimulator
 
     with KlaviyoSimulator(seed=0) as simulator:
         yield simulator
@@ -140,7 +140,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def bulk_sim() -> Iterator[Any]:
     """Start simulators with many generated records: ``bulk_sim(events=.., profiles=..)``."""
-    from tests.klaviyo_sim import KlaviyoSimulator, SimData
+    from klaviyo_sim import KlaviyoSimulator, SimData
 
     started: list[Any] = []
 

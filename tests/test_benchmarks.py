@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.klaviyo_sim import KlaviyoSimulator, SimData
+from klaviyo_sim import KlaviyoSimulator, SimData
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from klaviyo_sim.filters import parse_filter
 from tap_klaviyo.dates import utc_iso
 from tap_klaviyo.read.query import within
 from tap_klaviyo.read.slices import SlicePlanner
 from tap_klaviyo.tap import TapKlaviyo
-from tests.klaviyo_sim.filters import parse_filter
 
 TAP = TapKlaviyo(config={"api_key": "pk_property"})
 BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)

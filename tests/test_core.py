@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from klaviyo_sim import KlaviyoSimulator
 from tap_klaviyo.streams.reporting import _ReportingBase
 from tap_klaviyo.tap import TapKlaviyo
-from tests.klaviyo_sim import KlaviyoSimulator
 
 # The standard suite builds its config when the class is made, so the simulator
 # starts at import and lives (on a daemon thread) for the whole session.

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sim import KlaviyoSimulator, SimData
 from tests.conftest import ROOT, TapRun, catalog_for, run_tap
-from tests.klaviyo_sim import KlaviyoSimulator, SimData
 
 STREAMS = ["events", "profiles"]
 RUNS = 20

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sim import Fault
 from tap_klaviyo.errors import KlaviyoError
 from tests.conftest import run_cli, run_tap
-from tests.klaviyo_sim import Fault
 
 
 def test_429_waits_exactly_retry_after(sim: Any, config: dict[str, Any]) -> None:

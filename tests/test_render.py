@@ -146,7 +146,7 @@ def worker_pids(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_worker_processes_end_with_a_killed_tap(write_json: Any) -> None:
-    from tests.klaviyo_sim import KlaviyoSimulator, SimData
+    from klaviyo_sim import KlaviyoSimulator, SimData
 
     with KlaviyoSimulator(data=SimData.bulk(events=20_000, profiles=10), latency=0.2) as sim:
         config = {"api_key": sim.api_key, "api_url": sim.url, "render_processes": 2}

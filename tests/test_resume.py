@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sim import Fault
 from tap_klaviyo.client import KlaviyoStream
 from tap_klaviyo.errors import KlaviyoError
 from tests.conftest import run_tap, run_tap_until_failure
-from tests.klaviyo_sim import Fault
 
 
 @pytest.mark.usefixtures("fast_retries")

@@ -64,8 +64,8 @@ def test_about_markdown_lists_settings() -> None:
 
 
 def test_parallel_streams_interleave_valid_singer_output(write_json: Any) -> None:
+    from klaviyo_sim import KlaviyoSimulator
     from tests.conftest import TapRun
-    from tests.klaviyo_sim import KlaviyoSimulator
 
     # Latency keeps several streams in flight at once, so their output interleaves.
     with KlaviyoSimulator(latency=0.02) as slow:

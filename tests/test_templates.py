@@ -33,8 +33,8 @@ def test_activate_version_follows_the_records_of_a_full_table_stream(
 def test_failed_full_table_stream_sends_no_activate_version(
     sim: Any, config: dict[str, Any], fast_retries: None
 ) -> None:
+    from klaviyo_sim import Fault
     from tests.conftest import run_tap_until_failure
-    from tests.klaviyo_sim import Fault
 
     for number in range(60):
         sim.data.add(

@@ -70,7 +70,7 @@ def postgres(e2e_tmp: Path) -> Iterator[EmbeddedPostgres]:
 @pytest.fixture(scope="session")
 def session_sim() -> Iterator[Any]:
     """The simulator with its default seeded data, for tests that only read."""
-    from tests.klaviyo_sim import KlaviyoSimulator
+    from klaviyo_sim import KlaviyoSimulator
 
     with KlaviyoSimulator(seed=0) as sim:
         yield sim
@@ -79,7 +79,7 @@ def session_sim() -> Iterator[Any]:
 @pytest.fixture
 def fresh_sim() -> Iterator[Any]:
     """A simulator of its own, for tests that add, update or delete data between runs."""
-    from tests.klaviyo_sim import KlaviyoSimulator
+    from klaviyo_sim import KlaviyoSimulator
 
     with KlaviyoSimulator(seed=0) as sim:
         yield sim

@@ -59,7 +59,7 @@ def test_deletes_reach_postgres_and_failed_runs_delete_nothing(
     """Run 1 loads; run 2 fails inside the tags stream and must change nothing; run 3,
     after a tag and a metric were deleted in Klaviyo, marks (soft) or removes (hard)
     exactly those two rows."""
-    from tests.klaviyo_sim import Fault
+    from klaviyo_sim import Fault
 
     sim = fresh_sim
     extra = {"TARGET_POSTGRES_HARD_DELETE": "true"} if hard else {}

@@ -75,7 +75,7 @@ def tap_row_counts(sim: Any, tmp_path: Path, catalog: dict[str, Any], streams: s
     """Distinct primary keys per stream when the tap runs alone with only ``streams``
     selected (for streams the simulator mapping above does not know yet). It reads a
     simulator of its own with the same seed (same data, a fresh rate-limit budget)."""
-    from tests.klaviyo_sim import KlaviyoSimulator
+    from klaviyo_sim import KlaviyoSimulator
 
     with KlaviyoSimulator(seed=sim.seed) as twin:
         return _tap_row_counts(twin, tmp_path, catalog, streams)

@@ -12,9 +12,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-EXTRACT_PATH = (
-    Path(__file__).resolve().parent.parent.parent / "tap_klaviyo" / "spec" / "endpoints.json"
-)
+# tap_klaviyo sits beside this package in the repository and in site-packages alike; the
+# file is read by path so that the simulator never imports the tap.
+EXTRACT_PATH = Path(__file__).resolve().parent.parent / "tap_klaviyo" / "spec" / "endpoints.json"
 
 # Endpoints that paginate by cursor but have no page[size]; their descriptions give the size.
 _IMPLICIT_PAGE_SIZE = {"get_metrics": 200}

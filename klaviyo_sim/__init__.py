@@ -1,4 +1,4 @@
-"""A Klaviyo REST API simulator for tap-klaviyo's tests (see README.md)."""
+"""A Klaviyo REST API simulator for tap-klaviyo's tests, scripts/run and benchmarks (README.md)."""
 
 from .data import SimData
 from .faults import Fault, Faults

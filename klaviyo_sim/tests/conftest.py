@@ -1,0 +1,160 @@
+"""Shared by the simulator's tests: a running simulator, a session with its key, helpers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from klaviyo_sim import KlaviyoSimulator
+
+REVISION = "2026-07-15"
+
+
+def headers_for(key: str, revision: str | None = REVISION) -> dict[str, str]:
+    out = {"Authorization": f"Klaviyo-API-Key {key}", "Accept": "application/vnd.api+json"}
+    if revision is not None:
+        out["revision"] = revision
+    return out
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[KlaviyoSimulator]:
+    """Shared by a module's tests (hypothesis runs its examples on it too); ``_clean``
+    clears faults and rate-limit windows after each test."""
+    with KlaviyoSimulator(seed=0) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "sim" in request.fixturenames:
+        shared: KlaviyoSimulator = request.getfixturevalue("sim")
+        shared.faults.clear()
+        shared.reset_rate_limits()
+
+
+class VirtualClock:
+    """Monotonic seconds that only move when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 10_000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            # At least a millisecond: adding less to 10^4 can round to nothing.
+            self.now += max(seconds, 0.001)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    """For ``KlaviyoSimulator(clock=...)``: rate-limit windows pass without waiting."""
+    return VirtualClock()
+
+
+@pytest.fixture
+def http(sim: KlaviyoSimulator) -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        session.headers.update(headers_for(sim.api_key))
+        yield session
+
+
+def get(http: requests.Session, sim: KlaviyoSimulator, path: str, **params: Any) -> Any:
+    return http.get(sim.url + path, params=params, timeout=5)
+
+
+def error_of(response: requests.Response) -> dict[str, Any]:
+    errors = response.json()["errors"]
+    assert len(errors) == 1
+    error = errors[0]
+    assert {"id", "status", "code", "title", "detail"} <= set(error)
+    assert error["status"] == response.status_code
+    return error
+
+
+def walk(http: requests.Session, url: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every page of a collection, following links.next as the API hands it out."""
+    pages = []
+    response = http.get(url, params=params, timeout=5)
+    while True:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body)
+        next_url = body["links"].get("next")
+        if not next_url:
+            return pages
+        response = http.get(next_url, timeout=5)
+
+
+def ids_of(pages: list[dict[str, Any]]) -> list[str]:
+    return [item["id"] for page in pages for item in page["data"]]
+
+
+# The full OpenAPI document, next to the repository (see scripts/extract_spec.py).
+FULL_SPEC = Path(__file__).resolve().parents[3] / "shared" / "klaviyo-openapi" / "stable.json"
+
+
+def _strict_schemas(spec: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.0 components as JSON Schema, closed: undeclared attributes are errors."""
+    components = spec["components"]["schemas"]
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = components[node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        out = dict(into)
+        for key, value in extra.items():
+            if key == "properties":
+                props = dict(out.get("properties", {}))
+                for name, sub in value.items():
+                    props[name] = {"allOf": [props[name], sub]} if name in props else sub
+                out["properties"] = props
+            elif key == "required":
+                out["required"] = [*out.get("required", []), *value]
+            else:
+                out.setdefault(key, value)
+        return out
+
+    def flatten(node: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in node.items() if k != "allOf"}
+        for member in node["allOf"]:
+            member = resolve(member)
+            out = merge(out, flatten(member) if "allOf" in member else member)
+        return out
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "allOf" in node:
+            node = flatten(node)
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref":
+                out["$ref"] = "#/definitions/" + value.rsplit("/", 1)[-1]
+            elif key == "oneOf":
+                out["anyOf"] = convert(value)  # the spec's alternatives overlap
+            elif key == "properties":
+                out[key] = {name: convert(sub) for name, sub in value.items()}
+            elif key not in ("nullable", "example", "discriminator", "readOnly", "deprecated"):
+                out[key] = convert(value)
+        if "properties" in node and "additionalProperties" not in node:
+            out["additionalProperties"] = False
+        if node.get("nullable"):
+            out = {"anyOf": [out, {"type": "null"}]}
+        return out
+
+    return {name: convert(schema) for name, schema in components.items()}

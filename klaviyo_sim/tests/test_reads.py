@@ -1,0 +1,254 @@
+"""GET documents: include, additional fields, relationship endpoints, the spec's response
+schemas, the render cache."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from klaviyo_sim import KlaviyoSimulator
+from klaviyo_sim.tests.conftest import (
+    FULL_SPEC,
+    _strict_schemas,
+    error_of,
+    get,
+    headers_for,
+    walk,
+)
+
+
+def test_unseeded_types_are_empty_collections(
+    sim: KlaviyoSimulator, http: requests.Session
+) -> None:
+    for path in ("/api/tracking-settings", "/api/custom-metrics", "/api/web-feeds"):
+        response = get(http, sim, path)
+        assert response.status_code == 200, path
+        assert response.json()["data"] == []
+
+
+def test_include_adds_relationship_data_and_included(
+    sim: KlaviyoSimulator, http: requests.Session
+) -> None:
+    plain = get(http, sim, "/api/events", **{"page[size]": "5"}).json()
+    assert "included" not in plain
+    event = plain["data"][0]
+    # To-one relationships always carry their identifier; to-many only when included.
+    assert event["relationships"]["profile"]["data"]["type"] == "profile"
+    assert event["relationships"]["metric"]["data"]["type"] == "metric"
+    assert "data" not in event["relationships"]["attributions"]
+    assert event["relationships"]["profile"]["links"]["related"].endswith("/profile/")
+
+    body = get(http, sim, "/api/events", include="profile,metric", **{"page[size]": "100"}).json()
+    keys = [(r["type"], r["id"]) for r in body["included"]]
+    assert len(keys) == len(set(keys))
+    for event in body["data"]:
+        for name in ("profile", "metric"):
+            ref = event["relationships"][name]["data"]
+            assert (ref["type"], ref["id"]) in keys
+    included_profile = next(r for r in body["included"] if r["type"] == "profile")
+    assert "subscriptions" not in included_profile["attributes"]
+
+    campaigns = get(
+        http,
+        sim,
+        "/api/campaigns",
+        filter="equals(messages.channel,'email')",
+        include="campaign-messages,tags",
+    ).json()
+    first = campaigns["data"][0]
+    messages = first["relationships"]["campaign-messages"]["data"]
+    assert messages
+    assert messages[0]["type"] == "campaign-message"
+    assert {r["type"] for r in campaigns["included"]} >= {"campaign-message", "tag"}
+
+    response = get(http, sim, "/api/profiles", include="lists")
+    assert response.status_code == 400
+    assert error_of(response)["source"] == {"parameter": "include"}
+
+
+def test_additional_fields(sim: KlaviyoSimulator, http: requests.Session) -> None:
+    plain = get(http, sim, "/api/profiles").json()["data"][0]["attributes"]
+    assert "subscriptions" not in plain
+    assert "predictive_analytics" not in plain
+    assert set(plain) >= {"email", "created", "updated", "location", "properties"}
+
+    response = get(http, sim, "/api/profiles", **{"additional-fields[profile]": "subscriptions"})
+    attrs = response.json()["data"][0]["attributes"]
+    assert attrs["subscriptions"]["email"]["marketing"]["consent"]
+    assert "predictive_analytics" not in attrs
+    assert response.headers["RateLimit-Limit"] == "750"
+
+    response = get(
+        http, sim, "/api/profiles", **{"additional-fields[profile]": "predictive_analytics"}
+    )
+    assert "predictive_analytics" in response.json()["data"][0]["attributes"]
+    # The spec's lower limit for predictive analytics applies.
+    assert response.headers["RateLimit-Limit"] == "150"
+
+    bad = get(http, sim, "/api/profiles", **{"additional-fields[profile]": "everything"})
+    assert bad.status_code == 400
+
+    list_id = sim.data.notes["list_joined_tie"]["list_id"]
+    single = get(http, sim, f"/api/lists/{list_id}", **{"additional-fields[list]": "profile_count"})
+    assert single.json()["data"]["attributes"]["profile_count"] == 45
+
+
+def test_relationship_endpoints(sim: KlaviyoSimulator, http: requests.Session) -> None:
+    item = sim.data.notes["catalog"]["items"][1]
+    for encoded in (quote(item, safe=""), item):
+        body = get(http, sim, f"/api/catalog-items/{encoded}/relationships/categories").json()
+        assert body["data"]
+        assert all(set(ref) == {"type", "id"} for ref in body["data"])
+        assert {ref["type"] for ref in body["data"]} == {"catalog-category"}
+    campaign = sim.data.notes["campaigns"]["email"][0]
+    ids = get(http, sim, f"/api/campaigns/{campaign}/relationships/tags").json()["data"]
+    tags = get(http, sim, f"/api/campaigns/{campaign}/tags").json()["data"]
+    assert [t["id"] for t in tags] == [r["id"] for r in ids]
+    assert tags[0]["attributes"]["name"]
+    flow = sim.data.notes["flows"]["flow_ids"][0]
+    actions = get(http, sim, f"/api/flows/{flow}/flow-actions").json()["data"]
+    assert [a["id"] for a in actions] == sim.data.notes["flows"]["actions"][flow]
+    messages = get(http, sim, f"/api/flow-actions/{actions[1]['id']}/flow-messages").json()["data"]
+    assert messages[0]["attributes"]["channel"] == "email"
+    event = sim.data.ids("event")[0]
+    metric = get(http, sim, f"/api/events/{event}/metric").json()["data"]
+    assert metric["type"] == "metric"
+    assert get(http, sim, f"/api/events/{event}/relationships/metric").json()["data"] == {
+        "type": "metric",
+        "id": metric["id"],
+    }
+
+
+@pytest.mark.skipif(not FULL_SPEC.exists(), reason="the full OpenAPI spec is not available")
+def test_responses_match_the_spec_response_schemas(
+    sim: KlaviyoSimulator, http: requests.Session
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    spec = json.loads(FULL_SPEC.read_text(encoding="utf-8"))
+    definitions = _strict_schemas(spec)
+    operations = {
+        op["operationId"]: op
+        for item in spec["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    notes = sim.data.notes
+    profile_fields = {"additional-fields[profile]": "subscriptions,predictive_analytics"}
+    cases: list[tuple[str, str, dict[str, str]]] = [
+        ("get_accounts", "/api/accounts", {}),
+        ("get_profiles", "/api/profiles", {**profile_fields, "include": "push-tokens"}),
+        ("get_events", "/api/events", {"page[size]": "1000", "include": "profile,metric"}),
+        ("get_metrics", "/api/metrics", {}),
+        ("get_lists", "/api/lists", {"include": "tags"}),
+        ("get_segments", "/api/segments", {"include": "tags"}),
+        ("get_flows", "/api/flows", {"include": "flow-actions,tags"}),
+        ("get_templates", "/api/templates", {"additional-fields[template]": "definition"}),
+        ("get_all_universal_content", "/api/template-universal-content", {}),
+        ("get_tags", "/api/tags", {"include": "tag-group"}),
+        ("get_tag_groups", "/api/tag-groups", {}),
+        ("get_coupons", "/api/coupons", {}),
+        ("get_catalog_items", "/api/catalog-items", {"include": "variants"}),
+        ("get_catalog_variants", "/api/catalog-variants", {}),
+        ("get_catalog_categories", "/api/catalog-categories", {}),
+        ("get_images", "/api/images", {}),
+        ("get_forms", "/api/forms", {}),
+        ("get_webhooks", "/api/webhooks", {}),
+        ("get_reviews", "/api/reviews", {}),
+        ("get_push_tokens", "/api/push-tokens", {"include": "profile"}),
+        (
+            "get_profiles_for_list",
+            f"/api/lists/{notes['list_joined_tie']['list_id']}/profiles",
+            profile_fields,
+        ),
+        (
+            "get_profiles_for_segment",
+            f"/api/segments/{notes['segment_joined_tie']['segment_id']}/profiles",
+            {},
+        ),
+    ]
+    for channel in ("email", "sms", "mobile_push"):
+        expression = f"equals(messages.channel,'{channel}')"
+        for archived in ("true", "false"):
+            params = {
+                "filter": f"{expression},equals(archived,{archived})",
+                "include": "campaign-messages,tags",
+            }
+            cases.append(("get_campaigns", "/api/campaigns", params))
+    metric = sim.data.ids("metric")[0]
+    sample = {"additional-fields[metric-property]": "sample_values"}
+    cases.append(("get_properties_for_metric", f"/api/metrics/{metric}/metric-properties", sample))
+    for campaign in sim.data.ids("campaign"):
+        cases.append(
+            ("get_messages_for_campaign", f"/api/campaigns/{campaign}/campaign-messages", {})
+        )
+        cases.append(
+            ("get_tag_ids_for_campaign", f"/api/campaigns/{campaign}/relationships/tags", {})
+        )
+    for flow in sim.data.ids("flow"):
+        cases.append(("get_actions_for_flow", f"/api/flows/{flow}/flow-actions", {}))
+    for action in sim.data.ids("flow-action"):
+        cases.append(("get_flow_action_messages", f"/api/flow-actions/{action}/flow-messages", {}))
+    for coupon in sim.data.ids("coupon"):
+        cases.append(("get_coupon_codes_for_coupon", f"/api/coupons/{coupon}/coupon-codes", {}))
+    for form in sim.data.ids("form"):
+        cases.append(("get_versions_for_form", f"/api/forms/{form}/form-versions", {}))
+    item = notes["catalog"]["items"][0]
+    cases.append(
+        (
+            "get_category_ids_for_catalog_item",
+            f"/api/catalog-items/{item}/relationships/categories",
+            {},
+        )
+    )
+
+    failures = []
+    for operation_id, path, params in cases:
+        content = operations[operation_id]["responses"]["200"]["content"]
+        schema = next(iter(content.values()))["schema"]
+        validator = jsonschema.Draft7Validator(
+            {
+                "definitions": definitions,
+                "$ref": "#/definitions/" + schema["$ref"].rsplit("/", 1)[-1],
+            }
+        )
+        query = dict(params)
+        largest = sim.spec.operations[operation_id].page_size_max
+        if largest:
+            query.setdefault("page[size]", str(largest))
+        for page in walk(http, sim.url + path, query):
+            for error in validator.iter_errors(page):
+                failures.append(
+                    f"{operation_id} {list(error.absolute_path)}: {error.message[:200]}"
+                )
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_render_cache_serves_the_same_bytes() -> None:
+    # The benchmarks' opt-in cache of rendered resources changes nothing a client sees,
+    # also after the data changes (a new generation) and across pages.
+    queries = [
+        ("/api/events", {"page[size]": "7", "sort": "datetime"}),
+        ("/api/profiles", {"additional-fields[profile]": "subscriptions", "page[size]": "5"}),
+        ("/api/lists/", {}),
+        ("/api/campaigns", {"filter": "equals(messages.channel,'email')"}),
+    ]
+    with KlaviyoSimulator(seed=3) as plain, KlaviyoSimulator(seed=3, render_cache=50) as cached:
+        queries.append((f"/api/lists/{plain.data.ids('list')[0]}/profiles", {}))
+        for round_ in range(2):
+            for path, params in queries:
+                bodies = []
+                for server in (plain, cached):
+                    url = server.url + path
+                    got = requests.get(url, params=params, headers=headers_for(server.api_key))
+                    assert got.status_code == 200, got.text
+                    bodies.append(got.content.replace(server.url.encode(), b"URL"))
+                assert bodies[0] == bodies[1], path
+            for server in (plain, cached):
+                profile_id = server.data.ids("profile")[0]
+                server.data.update("profile", profile_id, first_name=f"Renamed {round_}")
+                list_id = server.data.ids("list")[0]
+                member = next(iter(server.data.members("list", list_id)))
+                server.data.remove_list_member(list_id, member)
