@@ -46,6 +46,20 @@ _MESSAGE_STATISTICS = (
     "unsubscribe_uniques",
     "spam_complaints",
 )
+# What each family's report streams ask for unless `reporting_<family>_statistics` says.
+DEFAULT_STATISTICS: dict[str, tuple[str, ...]] = {
+    "campaign": _MESSAGE_STATISTICS,
+    "flow": _MESSAGE_STATISTICS,
+    "form": (
+        "viewed_form",
+        "viewed_form_uniques",
+        "submits",
+        "submit_rate",
+        "closed_form",
+        "closed_form_uniques",
+    ),
+    "segment": ("members_added", "members_removed", "net_members_changed", "total_members"),
+}
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
 
 
@@ -78,22 +92,10 @@ class Settings:
     reporting_lookback_days: int = 7
     reporting_daily_request_budget: int = 150
     reporting_values_period: str = "day"
-    reporting_campaign_statistics: tuple[str, ...] = _MESSAGE_STATISTICS
-    reporting_flow_statistics: tuple[str, ...] = _MESSAGE_STATISTICS
-    reporting_form_statistics: tuple[str, ...] = (
-        "viewed_form",
-        "viewed_form_uniques",
-        "submits",
-        "submit_rate",
-        "closed_form",
-        "closed_form_uniques",
-    )
-    reporting_segment_statistics: tuple[str, ...] = (
-        "members_added",
-        "members_removed",
-        "net_members_changed",
-        "total_members",
-    )
+    reporting_campaign_statistics: tuple[str, ...] = DEFAULT_STATISTICS["campaign"]
+    reporting_flow_statistics: tuple[str, ...] = DEFAULT_STATISTICS["flow"]
+    reporting_form_statistics: tuple[str, ...] = DEFAULT_STATISTICS["form"]
+    reporting_segment_statistics: tuple[str, ...] = DEFAULT_STATISTICS["segment"]
     conversion_metric_id: str | None = None
     reporting_timezone: str | None = None
     metric_aggregates: tuple[dict[str, Any], ...] = ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from klaviyo_sim import KlaviyoSimulator
-from tap_klaviyo.streams.reporting import _ReportingBase
+from tap_klaviyo.streams.reporting import ReportingStream
 from tap_klaviyo.tap import TapKlaviyo
 
 # The standard suite builds its config when the class is made, so the simulator
@@ -19,7 +19,7 @@ class TapKlaviyoWithoutReports(TapKlaviyo):
     streams are tested on their own terms in tests/test_reporting.py instead."""
 
     def discover_streams(self) -> list:
-        return [s for s in super().discover_streams() if not isinstance(s, _ReportingBase)]
+        return [s for s in super().discover_streams() if not isinstance(s, ReportingStream)]
 
 
 TestTapKlaviyo = get_tap_test_class(

@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 from klaviyo_sim import Fault, KlaviyoSimulator
 from klaviyo_sim.reports import _h
 from tap_klaviyo.dates import CLOCK
+from tap_klaviyo.settings import (
+    DEFAULT_STATISTICS,
+    REPORTING_PERIODS,
+    statistics_enum,
+    statistics_setting,
+)
 from tap_klaviyo.streams import reporting
+from tap_klaviyo.streams.reporting import calendar, quota
 from tap_klaviyo.tap import SettingsError, TapKlaviyo, check_settings
 from tap_klaviyo.transport.ratelimit import LIMITERS
 from tests.conftest import TapRun, catalog_for, run_tap, run_tap_until_failure
@@ -194,17 +201,17 @@ def test_requests_follow_the_plan_logged_up_front(
     assert not [r for r in rsim.requests if r.status == 429]
     times = [r.time for r in campaign]
     assert all(later - earlier >= 60 for earlier, later in zip(times, times[2:], strict=False))
-    assert times[-1] - times[0] == pytest.approx(reporting.estimate_seconds(50, 2), abs=5)
+    assert times[-1] - times[0] == pytest.approx(quota.estimate_seconds(50, 2), abs=5)
     assert len(run.records["segment_values_reports"]) == 50 * rsim.data.count("segment")
 
 
 def test_estimates() -> None:
-    assert reporting.estimate_seconds(0, 2) == 0
-    assert reporting.estimate_seconds(2, 2) == 0
-    assert reporting.estimate_seconds(3, 2) == pytest.approx(60.65)
-    assert reporting.estimate_seconds(225, 2) == pytest.approx(112 * 60.65)
-    assert reporting.parallel_seconds([100, 50, 50, 10], 2) == 110
-    assert reporting.parallel_seconds([100, 50], 1) == 150
+    assert quota.estimate_seconds(0, 2) == 0
+    assert quota.estimate_seconds(2, 2) == 0
+    assert quota.estimate_seconds(3, 2) == pytest.approx(60.65)
+    assert quota.estimate_seconds(225, 2) == pytest.approx(112 * 60.65)
+    assert quota.parallel_seconds([100, 50, 50, 10], 2) == 110
+    assert quota.parallel_seconds([100, 50], 1) == 150
 
 
 # ---- windows -----------------------------------------------------------------------------
@@ -321,25 +328,25 @@ def test_week_and_month_periods_reread_the_whole_current_period(
 @given(
     first=st.dates(min_value=date(2023, 1, 1), max_value=date(2027, 12, 31)),
     length=st.integers(min_value=0, max_value=500),
-    period=st.sampled_from(reporting.PERIODS),
+    period=st.sampled_from(REPORTING_PERIODS),
     chunk=st.integers(min_value=1, max_value=90),
 )
 def test_windows_cover_every_day_once(first: date, length: int, period: str, chunk: int) -> None:
     last = first + timedelta(days=length)
     for windows in (
-        reporting.period_windows(first, last, period, first),
-        reporting.chunk_windows(first, last, chunk),
+        calendar.period_ranges(first, last, period, first),
+        calendar.chunk_ranges(first, last, chunk),
     ):
         assert windows[0].first == first and windows[-1].last == last
         for before, after in itertools.pairwise(windows):
             assert after.first == before.last + timedelta(days=1)
         for window in windows:
             assert window.first <= window.last
-    for window in reporting.period_windows(first, last, period, None):
+    for window in calendar.period_ranges(first, last, period, None):
         # Whole periods: a window never crosses into the next one.
-        assert reporting.period_end(window.first, period) >= window.last
-        assert reporting.period_start(window.last, period) <= window.first
-    assert all((w.last - w.first).days < chunk for w in reporting.chunk_windows(first, last, chunk))
+        assert calendar.period_end(window.first, period) >= window.last
+        assert calendar.period_start(window.last, period) <= window.first
+    assert all((w.last - w.first).days < chunk for w in calendar.chunk_ranges(first, last, chunk))
 
 
 # ---- incremental state -------------------------------------------------------------------
@@ -589,9 +596,7 @@ def test_request_documents_follow_the_spec(
             document = json.loads(request.body)
             assert document["data"]["type"] == op.resource_type
             attributes = document["data"]["attributes"]
-            assert attributes["statistics"] == list(
-                reporting.DEFAULT_STATISTICS[stream_type.family]
-            )
+            assert attributes["statistics"] == list(DEFAULT_STATISTICS[stream_type.family])
             assert attributes.get("interval") == ("daily" if stream_type.kind == "series" else None)
             assert attributes.get("conversion_metric_id") == (
                 placed if stream_type.conversion_metric else None
@@ -919,8 +924,8 @@ def test_bad_reporting_settings_fail_before_any_request(
 
 def test_statistics_settings_default_to_the_documented_lists() -> None:
     schema = TapKlaviyo.config_jsonschema["properties"]
-    for family, statistics in reporting.DEFAULT_STATISTICS.items():
-        prop = schema[reporting.statistics_setting(family)]
+    for family, statistics in DEFAULT_STATISTICS.items():
+        prop = schema[statistics_setting(family)]
         assert prop["default"] == list(statistics)
         allowed = prop["items"]["enum"]
-        assert set(statistics) <= set(allowed) == set(reporting.statistics_enum(family))
+        assert set(statistics) <= set(allowed) == set(statistics_enum(family))

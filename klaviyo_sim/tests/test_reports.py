@@ -12,7 +12,7 @@ import requests
 
 from klaviyo_sim import KlaviyoSimulator
 from klaviyo_sim.tests.conftest import FULL_SPEC, VirtualClock
-from tap_klaviyo.streams import reporting
+from tap_klaviyo.settings import DEFAULT_STATISTICS
 
 
 @pytest.fixture
@@ -265,7 +265,7 @@ def test_simulator_report_responses_match_the_spec(sim: KlaviyoSimulator) -> Non
     for path, kind, extra in cases:
         family = kind.split("-")[0]
         attributes = {
-            "statistics": list(reporting.DEFAULT_STATISTICS[family]),
+            "statistics": list(DEFAULT_STATISTICS[family]),
             "timeframe": week,
             **extra,
         }

@@ -7,8 +7,6 @@ from typing import Any
 
 from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
 
-DEFAULT_EVENTS_LOOKBACK_DAYS = 3
-
 
 class EventsStream(KlaviyoStream):
     name = "events"
@@ -20,13 +18,11 @@ class EventsStream(KlaviyoStream):
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
         # One bookmark per chosen metric, so adding a metric later backfills only it.
-        metric_ids = self.config.get("event_metric_ids") or []
-        return [{"metric_id": metric_id} for metric_id in metric_ids] or None
+        return [{"metric_id": metric_id} for metric_id in self.settings.event_metric_ids] or None
 
     @property
     def lookback(self) -> timedelta:
-        days = self.config.get("events_lookback_window_days")
-        return timedelta(days=DEFAULT_EVENTS_LOOKBACK_DAYS if days is None else float(days))
+        return timedelta(days=float(self.settings.events_lookback_window_days))
 
 
 class MetricsStream(KlaviyoStream):

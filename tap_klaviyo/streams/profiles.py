@@ -12,7 +12,7 @@ class ProfilesStream(KlaviyoStream):
     parallel_windows = True
 
     def static_params(self) -> dict[str, str]:
-        extra = self.config.get("profiles_additional_fields") or []
+        extra = self.settings.profiles_additional_fields
         return {"additional-fields[profile]": ",".join(extra)} if extra else {}
 
 
