@@ -270,13 +270,6 @@ class ReportStream(ReportingStream):
             raise
 
     def rows(self, body: dict[str, Any], days: DayRange) -> Iterator[dict[str, Any]]:
-        data = body.get("data")
-        attributes = data.get("attributes") if isinstance(data, dict) else None
-        if not isinstance(attributes, dict) or not isinstance(attributes.get("results"), list):
-            raise KlaviyoError(
-                f"Stream '{self.name}': the response has no `data.attributes.results`."
-            )
-        wanted = set(self.statistics)
         fixed: dict[str, Any] = {}
         if self.conversion_metric:
             fixed["conversion_metric_id"] = self.conversion_metric_id
@@ -284,30 +277,9 @@ class ReportStream(ReportingStream):
             fixed.update(
                 date=days.first.isoformat(), through_date=days.last.isoformat(), period=self.period
             )
-            for result in attributes["results"]:
-                groupings, statistics = _result_parts(self.name, result)
-                row = {c: groupings.get(c) for c in self.grouping_columns}
-                row.update({k: v for k, v in statistics.items() if k in wanted})
-                row.update(fixed)
-                yield row
-            return
-        date_times = attributes.get("date_times")
-        if not isinstance(date_times, list):
-            raise KlaviyoError(f"Stream '{self.name}': the response has no `date_times`.")
-        first, last = days.first.isoformat(), days.last.isoformat()
-        for result in attributes["results"]:
-            groupings, statistics = _result_parts(self.name, result)
-            base = {c: groupings.get(c) for c in self.grouping_columns}
-            for index, moment in enumerate(date_times):
-                day = str(moment)[:10]
-                if not first <= day <= last:
-                    continue
-                row = dict(base)
-                for name, values in statistics.items():
-                    if name in wanted and isinstance(values, list) and index < len(values):
-                        row[name] = values[index]
-                row.update(fixed, datetime=moment, date=day)
-                yield row
+        return report_rows(
+            self.name, body, days, self.kind, self.grouping_columns, set(self.statistics), fixed
+        )
 
     # ---- stopping cleanly -----------------------------------------------------------------
 
@@ -343,6 +315,48 @@ class ReportStream(ReportingStream):
             days.last,
             f"{until:%Y-%m-%d %H:%M}",
         )
+
+
+def report_rows(
+    stream: str,
+    body: dict[str, Any],
+    days: DayRange,
+    kind: str,
+    grouping_columns: tuple[str, ...],
+    wanted: set[str],
+    fixed: dict[str, Any],
+) -> Iterator[dict[str, Any]]:
+    """A report body's rows: one per grouping (values), or per grouping and day of the
+    range (series), with the statistics asked for and the ``fixed`` columns."""
+    data = body.get("data")
+    attributes = data.get("attributes") if isinstance(data, dict) else None
+    if not isinstance(attributes, dict) or not isinstance(attributes.get("results"), list):
+        raise KlaviyoError(f"Stream '{stream}': the response has no `data.attributes.results`.")
+    if kind == "values":
+        for result in attributes["results"]:
+            groupings, statistics = _result_parts(stream, result)
+            row = {c: groupings.get(c) for c in grouping_columns}
+            row.update({k: v for k, v in statistics.items() if k in wanted})
+            row.update(fixed)
+            yield row
+        return
+    date_times = attributes.get("date_times")
+    if not isinstance(date_times, list):
+        raise KlaviyoError(f"Stream '{stream}': the response has no `date_times`.")
+    first, last = days.first.isoformat(), days.last.isoformat()
+    for result in attributes["results"]:
+        groupings, statistics = _result_parts(stream, result)
+        base = {c: groupings.get(c) for c in grouping_columns}
+        for index, moment in enumerate(date_times):
+            day = str(moment)[:10]
+            if not first <= day <= last:
+                continue
+            row = dict(base)
+            for name, values in statistics.items():
+                if name in wanted and isinstance(values, list) and index < len(values):
+                    row[name] = values[index]
+            row.update(fixed, datetime=moment, date=day)
+            yield row
 
 
 def _result_parts(stream: str, result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
