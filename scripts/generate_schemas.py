@@ -175,7 +175,7 @@ class SchemaBuilder:
         return {"type": ["object"], "properties": properties}
 
 
-# ---- report streams (tap_klaviyo/streams/reporting.py) -----------------------------------
+# ---- report streams (tap_klaviyo/streams/reporting/) ----------------------------------------
 # Their records are not JSON:API resources: each is one grouping (or dimension values) and
 # day of a report, with the statistics (measurements) as columns. The columns come from the
 # request body's enums in the spec: every statistic the endpoint can compute, every group-by
