@@ -122,6 +122,12 @@ def run_cli(
     )
 
 
+@pytest.fixture(scope="module")
+def tap() -> TapKlaviyo:
+    """A tap that sends nothing: its streams answer questions about their requests."""
+    return TapKlaviyo(config={"api_key": "pk_unit"})
+
+
 @pytest.fixture
 def sim() -> Iterator[Any]:
     from klaviyo_sim import KlaviyoSimulator

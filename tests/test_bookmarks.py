@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from klaviyo_sim.filters import parse_filter
 from tap_klaviyo.dates import utc_iso
 from tap_klaviyo.read.query import within
-from tap_klaviyo.read.slices import SlicePlanner
 from tap_klaviyo.tap import TapKlaviyo
 
 TAP = TapKlaviyo(config={"api_key": "pk_property"})
@@ -53,28 +52,3 @@ def test_resume_from_any_point_reads_every_record_not_yet_emitted(
     # record not yet emitted is never skipped, however the pages fell.
     for stamp in not_emitted:
         assert resumed_run_reads(stream_name, bookmark, stamp), (stream_name, bookmark, stamp)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    start_offset=st.integers(0, 10**6),
-    length=st.integers(1, 10**6),
-    target=st.integers(1, 10_000),
-    density=st.one_of(st.none(), st.floats(1e-6, 1e4)),
-    observations=st.lists(st.integers(0, 50_000), max_size=30),
-)
-def test_windows_tile_the_range_without_gaps_or_overlaps(
-    start_offset: int, length: int, target: int, density: float | None, observations: list[int]
-) -> None:
-    start = BASE + timedelta(seconds=start_offset, microseconds=start_offset % 7)
-    end = start + timedelta(seconds=length)
-    planner = SlicePlanner(start, end, target_records=target, density=density)
-    cursor = start.replace(microsecond=0)
-    counts = iter(observations)
-    while planner.has_more():
-        low, high = planner.next_slice()
-        assert low == cursor and low < high <= end
-        assert high == end or high.microsecond == 0
-        planner.observe(low, high, next(counts, 0))
-        cursor = high
-    assert cursor == end

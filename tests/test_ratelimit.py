@@ -9,7 +9,9 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_klaviyo.transport.ratelimit import RateLimiter, window_seconds
+from tap_klaviyo import spec
+from tap_klaviyo.settings import Settings
+from tap_klaviyo.transport.ratelimit import LIMITERS, RateLimiter, limiter_for, window_seconds
 
 
 class Clock:
@@ -93,3 +95,33 @@ def test_the_steady_quota_is_used_nearly_whole() -> None:
     )
     # The third minute's 100 requests leave after two windows of a little over 60 s.
     assert 2 * 60 <= arrivals[-1] <= 2 * window_seconds(60) + 4
+
+
+def test_limiter_for_takes_the_quota_the_parameters_select_and_the_taps_share() -> None:
+    profiles = spec.operation_for("GET", "/api/profiles")
+    settings = Settings(api_key="pk_share", max_requests_per_minute_share=0.5)
+    LIMITERS.reset()
+    plain = limiter_for(settings, profiles, {"additional-fields[profile]": "subscriptions"})
+    predictive = limiter_for(
+        settings, profiles, {"additional-fields[profile]": "subscriptions,predictive_analytics"}
+    )
+    # Klaviyo's profiles quota is 75/s and 750/m, 10/s and 150/m with predictive_analytics;
+    # this tap may use half of each minute's quota, and all of the burst.
+    assert [(w.limit, w.seconds) for w in plain.windows] == [
+        (75, window_seconds(1)),
+        (375, window_seconds(60)),
+    ]
+    assert [(w.limit, w.seconds) for w in predictive.windows] == [
+        (10, window_seconds(1)),
+        (75, window_seconds(60)),
+    ]
+
+
+def test_one_limiter_per_account_and_endpoint() -> None:
+    tags = spec.operation_for("GET", "/api/tags")
+    LIMITERS.reset()
+    first = limiter_for(Settings(api_key="pk_one"), tags, {})
+    assert limiter_for(Settings(api_key="pk_one"), tags, {"page[size]": "50"}) is first
+    assert limiter_for(Settings(api_key="pk_two"), tags, {}) is not first
+    metrics = spec.operation_for("GET", "/api/metrics")
+    assert limiter_for(Settings(api_key="pk_one"), metrics, {}) is not first

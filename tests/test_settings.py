@@ -1,0 +1,206 @@
+"""Settings: one default per setting, shared by the config schema and the typed
+``Settings``; what an empty value means; the checks that run before any request."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from tap_klaviyo import spec
+from tap_klaviyo.errors import SettingsError
+from tap_klaviyo.settings import (
+    DEFAULTS,
+    REPORT_FAMILIES,
+    Settings,
+    check_general,
+    check_known,
+    config_schema,
+    statistics_enum,
+    statistics_setting,
+)
+from tap_klaviyo.tap import TapKlaviyo
+
+SCHEMA = config_schema()["properties"]
+FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
+
+
+def test_every_setting_is_in_the_schema_and_in_settings() -> None:
+    assert set(SCHEMA) == set(FIELDS)
+
+
+@pytest.mark.parametrize("name", sorted(FIELDS))
+def test_the_schema_default_is_the_settings_default(name: str) -> None:
+    default = getattr(Settings(), name)
+    if "default" in SCHEMA[name]:
+        shown = SCHEMA[name]["default"]
+        assert (tuple(shown) if isinstance(shown, list) else shown) == default
+    else:
+        # No default in the schema: the setting is off until given.
+        assert default in (None, "", ())
+
+
+def test_the_revision_default_is_the_spec_extracts() -> None:
+    assert DEFAULTS.revision == spec.revision()
+
+
+@pytest.mark.parametrize("family", sorted(REPORT_FAMILIES))
+def test_default_statistics_are_ones_klaviyo_offers(family: str) -> None:
+    assert set(DEFAULTS.statistics(family)) <= set(statistics_enum(family))
+    assert DEFAULTS.statistics(family) == getattr(DEFAULTS, statistics_setting(family))
+
+
+def test_from_config_of_nothing_is_the_defaults() -> None:
+    assert Settings.from_config({}) == DEFAULTS
+    assert Settings.from_config({name: None for name in FIELDS}) == DEFAULTS
+    # The SDK's own settings (stream maps, flattening) are not the tap's.
+    assert Settings.from_config({"stream_maps": {}, "flattening_enabled": True}) == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("name", "empty"),
+    [
+        ("api_url", ""),
+        ("revision", ""),
+        ("max_requests_per_minute_share", 0),
+        ("max_requests_per_minute_share", 0.0),
+        ("max_workers", 0),
+        ("max_retry_after_seconds", 0),
+        ("reporting_values_period", ""),
+        *((statistics_setting(family), []) for family in sorted(REPORT_FAMILIES)),
+    ],
+)
+def test_an_empty_value_where_empty_means_nothing_takes_the_default(name: str, empty: Any) -> None:
+    assert getattr(Settings.from_config({name: empty}), name) == getattr(DEFAULTS, name)
+
+
+@pytest.mark.parametrize(
+    ("name", "zero", "kept"),
+    [
+        # 0 renders pages in the tap's own process.
+        ("render_processes", 0, 0),
+        ("events_lookback_window_days", 0, 0),
+        ("reporting_lookback_days", 0, 0),
+        ("parallel_streams", 0, 0),
+        ("ignore_forbidden_streams", False, False),
+        ("event_metric_ids", [], ()),
+    ],
+)
+def test_a_zero_that_means_zero_is_kept(name: str, zero: Any, kept: Any) -> None:
+    assert getattr(Settings.from_config({name: zero}), name) == kept
+
+
+def test_lists_become_tuples() -> None:
+    settings = Settings.from_config(
+        {"event_metric_ids": ["m1", "m2"], "metric_aggregates": [{"name": "q"}]}
+    )
+    assert settings.event_metric_ids == ("m1", "m2")
+    assert settings.metric_aggregates == ({"name": "q"},)
+
+
+def test_derived_values() -> None:
+    settings = Settings.from_config(
+        {
+            "api_url": "http://127.0.0.1:8080/",
+            "start_date": "2024-01-01T00:00:00Z",
+            "end_date": "2024-02-01T12:00:00+02:00",
+            "max_workers": -3,
+            "parallel_streams": 0,
+        }
+    )
+    assert settings.base_url == "http://127.0.0.1:8080"
+    assert settings.start == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert settings.end == datetime(2024, 2, 1, 10, tzinfo=timezone.utc)
+    assert settings.workers == 1 and settings.streams_at_once == 1
+    assert DEFAULTS.start is None and DEFAULTS.end is None
+    assert DEFAULTS.workers == 16 and DEFAULTS.streams_at_once == 4
+
+
+@pytest.mark.parametrize(
+    ("share", "steady", "quota"),
+    [(None, 750, 750), (0.5, 750, 375), (0.25, 60, 15), (0.001, 60, 1), (0.5, 3, 1)],
+)
+def test_quota_per_minute_is_the_taps_share_never_below_one(
+    share: float | None, steady: int, quota: int
+) -> None:
+    settings = Settings.from_config({"max_requests_per_minute_share": share})
+    assert settings.quota_per_minute(steady) == quota
+
+
+def test_the_events_look_back_default_is_the_settings_default(tap: TapKlaviyo) -> None:
+    assert tap.streams["events"].lookback == timedelta(days=DEFAULTS.events_lookback_window_days)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, "Setting `api_key` is empty: give a Klaviyo private API key (pk_...)."),
+        ({"api_key": "  "}, "Setting `api_key` is empty: give a Klaviyo private API key (pk_...)."),
+        (
+            {"api_key": "pk", "start_date": "last tuesday"},
+            "Setting `start_date` is not an RFC 3339 date-time: 'last tuesday' "
+            "(example: 2024-01-31T00:00:00Z).",
+        ),
+        (
+            {"api_key": "pk", "end_date": "2024-13-45"},
+            "Setting `end_date` is not an RFC 3339 date-time: '2024-13-45' "
+            "(example: 2024-01-31T00:00:00Z).",
+        ),
+        (
+            {
+                "api_key": "pk",
+                "start_date": "2024-05-01T00:00:00Z",
+                "end_date": "2024-05-01T00:00:00Z",
+            },
+            "Setting `end_date` (2024-05-01T00:00:00Z) must be after "
+            "`start_date` (2024-05-01T00:00:00Z).",
+        ),
+        (
+            {"api_key": "pk", "revision": "v3"},
+            "Setting `revision` must look like YYYY-MM-DD (optionally .suffix), got 'v3'.",
+        ),
+        (
+            {"api_key": "pk", "api_url": "a.klaviyo.com"},
+            "Setting `api_url` must be an http(s) URL such as https://a.klaviyo.com, "
+            "got 'a.klaviyo.com'.",
+        ),
+        (
+            {"api_key": "pk", "render_processes": True},
+            "Setting `render_processes` must be a whole number, 0 or more, got True.",
+        ),
+        (
+            {"api_key": "pk", "render_processes": -1},
+            "Setting `render_processes` must be a whole number, 0 or more, got -1.",
+        ),
+    ],
+)
+def test_check_general_names_the_setting(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        check_general(config)
+    assert str(caught.value) == message
+
+
+def test_check_general_accepts_good_settings() -> None:
+    check_general(
+        {
+            "api_key": "pk_live",
+            "start_date": "2024-01-01T00:00:00Z",
+            "end_date": "2024-01-02T00:00:00+00:00",
+            "revision": "2024-10-15.pre",
+            "api_url": "http://127.0.0.1:9000",
+            "render_processes": 0,
+        }
+    )
+    check_general({"api_key": "pk", "start_date": "", "revision": "", "api_url": ""})
+
+
+def test_check_known_suggests_the_setting_meant() -> None:
+    with pytest.raises(SettingsError) as caught:
+        check_known({"api_key": "pk", "max_worker": 2}, set(SCHEMA))
+    assert str(caught.value) == "Unknown setting `max_worker`. Did you mean `max_workers`?"
+    with pytest.raises(SettingsError) as caught:
+        check_known({"zzz": 1}, set(SCHEMA))
+    assert str(caught.value) == "Unknown setting `zzz`."
+    check_known({"api_key": "pk", "max_workers": 2}, set(SCHEMA))
