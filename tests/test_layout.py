@@ -162,11 +162,6 @@ def sized(package: Path) -> Iterator[Path]:
         relative = path.relative_to(package)
         if relative.parts[0] in ("schemas", "spec"):
             continue
-        # tap_klaviyo/streams/reporting.py is being split into a package; until the
-        # split lands it is larger than allowed. Remove this skip then (once the path
-        # is a directory, this skip no longer applies anyway).
-        if relative.as_posix() == "streams/reporting.py" and path.is_file():
-            continue
         yield path
 
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from klaviyo_sim.filters import FilterError, parse_filter
 from tap_klaviyo.read.query import Query, filter_literal, within
 from tap_klaviyo.spec import Operation
 from tap_klaviyo.tap import TapKlaviyo
-from tests.klaviyo_sim.filters import FilterError, parse_filter
 
 START = datetime(2024, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
 END = datetime(2024, 4, 1, tzinfo=timezone.utc)

@@ -17,13 +17,13 @@ import msgspec
 import pytest
 import requests
 
+from klaviyo_sim.filters import parse_filter
 from tap_klaviyo.dates import parse_datetime, utc_iso
 from tap_klaviyo.errors import KlaviyoAPIError
 from tap_klaviyo.read.pages import KlaviyoPaginator
 from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.reader import Reader
 from tap_klaviyo.spec import Operation
-from tests.klaviyo_sim.filters import parse_filter
 
 URL = "https://a.klaviyo.com/api/things"
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
