@@ -63,10 +63,17 @@ class SimData:
         return build_default(cls(), seed)
 
     @classmethod
-    def bulk(cls, events: int = 200_000, profiles: int = 50_000, seed: int = 0) -> SimData:
+    def bulk(
+        cls,
+        events: int = 200_000,
+        profiles: int = 50_000,
+        seed: int = 0,
+        shape: str = "uniform",
+    ) -> SimData:
+        """Generated profiles and events; ``shape`` is "uniform", "growth" or "bulk_import"."""
         from .seed import build_bulk
 
-        return build_bulk(cls(), events=events, profiles=profiles, seed=seed)
+        return build_bulk(cls(), events=events, profiles=profiles, seed=seed, shape=shape)
 
     # -- clock --------------------------------------------------------------------------
 
