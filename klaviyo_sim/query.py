@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from . import reality
 from .data import SimData
 from .filters import COMPARISONS, Condition, DateTimeValue, parse_datetime
 from .model import (
@@ -379,6 +380,10 @@ class RenderContext:
     include: set[str]
     # The operation's include enum: some relationships only appear where they can be included.
     includable: frozenset[str] = frozenset()
+    # The reality layer (reality.py): on or off, the operation, the account's public key.
+    reality: bool = False
+    operation_id: str = ""
+    company: str | None = None
 
 
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_.~-]+$")
@@ -414,6 +419,8 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
             attrs["profile_count"] = len(ctx.data.membership(kind, rid))
         if joined is not None:
             attrs["joined_group_at"] = joined
+    if ctx.reality:
+        attrs = reality.attributes(ctx.company, kind, rid, attrs)
     if kind in ctx.fields:
         attrs = _pick(attrs, ctx.fields[kind])
     self_url = resource_url(ctx.base_url, kind, rid)
@@ -425,7 +432,9 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
             continue
         entry: dict[str, Any] = {}
         targets = links.get(name) or {}
-        if not rel.many and targets:
+        if ctx.reality and primary and reality.links_only(ctx.operation_id, name):
+            pass  # "links" only, no "data" (reality.LINKS_ONLY)
+        elif not rel.many and targets:
             target_type, target_id = next(iter(targets))
             entry["data"] = {"type": target_type, "id": target_id}
         elif rel.many and primary and name in ctx.include:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from . import query as q
+from . import reality
 from .data import SimData
 from .errors import ApiError, invalid
 from .filters import Condition, FilterError, parse_filter, validate
@@ -114,6 +115,12 @@ def read(
     """The document a GET answers with; the caller holds the data lock."""
     conditions, sort_field, descending, size, ctx = parse_params(sim.data, op, params)
     ctx.base_url = sim.url
+    real = bool(sim.reality)
+    if real:
+        ctx.reality = True
+        ctx.operation_id = op.operation_id
+        account = next(iter(sim.data.stored("account").values()), None)
+        ctx.company = (account or {}).get("attributes", {}).get("public_api_key")
     self_link = f"{sim.url}{raw_path}" + (f"?{raw_query}" if raw_query else "")
     primary_type = op.resource_type or type_for_collection(op.collection)
 
@@ -209,6 +216,9 @@ def read(
     if next_link is not None:
         # The spec's CollectionLinks has non-nullable next/prev: absent on the last page.
         links["next"] = next_link
+    elif real:
+        # Klaviyo sends them as null on the last page (reality.LAST_PAGE_NULL_LINKS).
+        links.update(dict.fromkeys(reality.LAST_PAGE_NULL_MEMBERS))
     document = {"data": data, "links": links}
     if ctx.include and op.kind != "relationship":
         document["included"] = q.included(ctx, page_rows)
@@ -224,6 +234,8 @@ def _render_cached(
         tuple(sorted((k, tuple(sorted(v))) for k, v in ctx.additional.items())),
         tuple(sorted((k, tuple(v)) for k, v in ctx.fields.items())),
         ctx.includable,
+        ctx.reality,
+        ctx.operation_id,
     )
     out = []
     for row in rows:
