@@ -57,10 +57,13 @@ class SimData:
         return cls()
 
     @classmethod
-    def default(cls, seed: int = 0) -> SimData:
-        from .seed import build_default
+    def default(cls, seed: int = 0, reality: bool = False) -> SimData:
+        """The default seed; ``reality=True`` adds what the reality layer needs to show
+        (README "Reality layer") without changing any of the default records."""
+        from .seed import build_default, build_reality
 
-        return build_default(cls(), seed)
+        data = build_default(cls(), seed)
+        return build_reality(data, seed) if reality else data
 
     @classmethod
     def bulk(

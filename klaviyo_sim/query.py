@@ -9,6 +9,7 @@ import json
 import re
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -293,9 +294,17 @@ def default_sort(resource_type: str) -> str | None:
 
 
 def page(
-    result: ResultSet, after: SortKey | None, size: int, descending: bool
+    result: ResultSet,
+    after: SortKey | None,
+    size: int,
+    descending: bool,
+    shown: Callable[[int], int] | None = None,
 ) -> tuple[list[Row], SortKey | None]:
-    """Rows after the cursor position, and the position to continue from (None when done)."""
+    """Rows after the cursor position, and the position to continue from (None when done).
+
+    ``shown`` (the reality layer's unsorted pages) maps a position in the order to the
+    position of the row shown there; the cursor still marks a position in the order.
+    """
     keys = result.keys
     if descending:
         start = len(keys) - 1 if after is None else bisect_left(keys, after) - 1
@@ -305,7 +314,7 @@ def page(
         start = 0 if after is None else bisect_right(keys, after)
         indices = range(start, min(start + size, len(keys)))
         more = start + size < len(keys)
-    rows = [result.rows[i] for i in indices]
+    rows = [result.rows[shown(i) if shown else i] for i in indices]
     last = keys[indices[-1]] if rows and more else None
     return rows, last
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -198,7 +199,8 @@ def read(
                     str(err) if isinstance(err, q.CursorError) else "Invalid page cursor.",
                     op.cursor_param or "page[cursor]",
                 ) from err
-        page_rows, position = q.page(result, after, size, descending)
+        shown = _shown(sim, op, conditions, sort_field, descending, result) if real else None
+        page_rows, position = q.page(result, after, size, descending, shown)
         if position is not None:
             next_link = cursor_link(
                 sim.url, raw_path, raw_query, op, sim.cursors.encode(qhash, position)
@@ -223,6 +225,28 @@ def read(
     if ctx.include and op.kind != "relationship":
         document["included"] = q.included(ctx, page_rows)
     return document
+
+
+def _shown(
+    sim: KlaviyoSimulator,
+    op: Operation,
+    conditions: list[Condition],
+    sort_field: str | None,
+    descending: bool,
+    result: q.ResultSet,
+) -> Callable[[int], int] | None:
+    """Where each position of the order shows its row, for queries Klaviyo answers unsorted."""
+    terms = [(c.operator, c.field, c.value) for c in conditions if c.has_value]
+    rule = reality.unsorted_rule(op.operation_id, sort_field, descending, terms)
+    if rule is None:
+        return None
+    rows = result.rows
+    count = len(rows)
+
+    def flags(i: int) -> bool:
+        return reality.flagged(rule, rows[i][0]["id"])
+
+    return lambda i: reality.partner(flags, i, count)
 
 
 def _render_cached(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +151,29 @@ LAST_PAGE_NULL_LINKS = "last-page-null-links"
 LAST_PAGE_NULL_MEMBERS = ("next", "prev")
 
 
+@dataclass(frozen=True)
+class UnsortedPages:
+    """A query whose pages come back slightly out of the requested order."""
+
+    name: str  # the quirk's name in README.md
+    operation_id: str
+    sort: str  # the sort parameter as sent (ascending only)
+    # Filter terms that must all be present: (field, value) of equals(field,value).
+    equals: frozenset[tuple[str, Any]]
+    one_in: int  # records flagged by picked(); a flagged record changes place with its next
+
+
+UNSORTED: tuple[UnsortedPages, ...] = (
+    UnsortedPages(
+        "archived-email-campaigns-unsorted",
+        "get_campaigns",
+        "updated_at",
+        frozenset({("archived", True), ("messages.channel", "email")}),
+        3,
+    ),
+)
+
+
 # -- applying them ------------------------------------------------------------------------------
 
 _EXTRAS_BY_TYPE: dict[str, tuple[Extra, ...]] = {}
@@ -201,6 +224,52 @@ def links_only(operation_id: str, relationship: str) -> bool:
     return (operation_id, relationship) in _LINKS_ONLY
 
 
+def unsorted_rule(
+    operation_id: str,
+    sort: str | None,
+    descending: bool,
+    terms: Iterable[tuple[str, str, Any]],
+) -> UnsortedPages | None:
+    """The rule that applies to a query, given its (operator, field, value) filter terms."""
+    if sort is None or descending:
+        return None
+    present = {
+        (field, value)
+        for operator, field, value in terms
+        if operator == "equals" and isinstance(value, str | bool | int | float)
+    }
+    for rule in UNSORTED:
+        if rule.operation_id == operation_id and rule.sort == sort and rule.equals <= present:
+            return rule
+    return None
+
+
+def flagged(rule: UnsortedPages, resource_id: str) -> bool:
+    return picked(rule.name, resource_id, rule.one_in)
+
+
+def partner(flags: Callable[[int], bool], index: int, count: int) -> int:
+    """Where the record at sorted ``index`` is shown, when neighbours change places.
+
+    A flagged record whose neighbours are both unflagged changes place with the next one.
+    Pairs never overlap, so this is an involution on 0..count-1: every record is shown
+    exactly once however the sorted order is cut into pages, and a pair that straddles a
+    page boundary shows each record on the other page.
+    """
+
+    def flag(i: int) -> bool:
+        return 0 <= i < count and flags(i)
+
+    def starts(i: int) -> bool:
+        return 0 <= i < count - 1 and flag(i) and not flag(i - 1) and not flag(i + 1)
+
+    if starts(index):
+        return index + 1
+    if starts(index - 1):
+        return index - 1
+    return index
+
+
 def quirk_names() -> list[str]:
     """Every quirk's name, as README.md documents them."""
     return [
@@ -208,4 +277,5 @@ def quirk_names() -> list[str]:
         *(q.name for q in VALUE_QUIRKS),
         *(q.name for q in LINKS_ONLY),
         LAST_PAGE_NULL_LINKS,
+        *(u.name for u in UNSORTED),
     ]

@@ -64,10 +64,10 @@ class KlaviyoSimulator:
         # Results per page of the reporting endpoints that paginate with page_cursor.
         self.report_page_size = report_page_size
         # The reality layer (reality.py): Klaviyo's live behaviour where it differs from the
-        # spec.
+        # spec. Without ``data``, it also picks the seed's reality variant.
         self.reality = reality
         self.spec = spec or load_spec()
-        self.data = data if data is not None else SimData.default(seed)
+        self.data = data if data is not None else SimData.default(seed, reality=reality)
         digest = hashlib.sha256(f"klaviyo-sim-key-{seed}".encode()).hexdigest()
         self.api_key = f"pk_sim_{digest[:34]}"
         self._keys: dict[str, frozenset[str]] = {self.api_key: self.spec.scopes}
