@@ -57,16 +57,26 @@ class SimData:
         return cls()
 
     @classmethod
-    def default(cls, seed: int = 0) -> SimData:
-        from .seed import build_default
+    def default(cls, seed: int = 0, reality: bool = False) -> SimData:
+        """The default seed; ``reality=True`` adds what the reality layer needs to show
+        (README "Reality layer") without changing any of the default records."""
+        from .seed import build_default, build_reality
 
-        return build_default(cls(), seed)
+        data = build_default(cls(), seed)
+        return build_reality(data, seed) if reality else data
 
     @classmethod
-    def bulk(cls, events: int = 200_000, profiles: int = 50_000, seed: int = 0) -> SimData:
+    def bulk(
+        cls,
+        events: int = 200_000,
+        profiles: int = 50_000,
+        seed: int = 0,
+        shape: str = "uniform",
+    ) -> SimData:
+        """Generated profiles and events; ``shape`` is "uniform", "growth" or "bulk_import"."""
         from .seed import build_bulk
 
-        return build_bulk(cls(), events=events, profiles=profiles, seed=seed)
+        return build_bulk(cls(), events=events, profiles=profiles, seed=seed, shape=shape)
 
     # -- clock --------------------------------------------------------------------------
 

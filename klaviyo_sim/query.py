@@ -9,11 +9,13 @@ import json
 import re
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from . import reality
 from .data import SimData
 from .filters import COMPARISONS, Condition, DateTimeValue, parse_datetime
 from .model import (
@@ -292,9 +294,17 @@ def default_sort(resource_type: str) -> str | None:
 
 
 def page(
-    result: ResultSet, after: SortKey | None, size: int, descending: bool
+    result: ResultSet,
+    after: SortKey | None,
+    size: int,
+    descending: bool,
+    shown: Callable[[int], int] | None = None,
 ) -> tuple[list[Row], SortKey | None]:
-    """Rows after the cursor position, and the position to continue from (None when done)."""
+    """Rows after the cursor position, and the position to continue from (None when done).
+
+    ``shown`` (the reality layer's unsorted pages) maps a position in the order to the
+    position of the row shown there; the cursor still marks a position in the order.
+    """
     keys = result.keys
     if descending:
         start = len(keys) - 1 if after is None else bisect_left(keys, after) - 1
@@ -304,7 +314,7 @@ def page(
         start = 0 if after is None else bisect_right(keys, after)
         indices = range(start, min(start + size, len(keys)))
         more = start + size < len(keys)
-    rows = [result.rows[i] for i in indices]
+    rows = [result.rows[shown(i) if shown else i] for i in indices]
     last = keys[indices[-1]] if rows and more else None
     return rows, last
 
@@ -379,6 +389,10 @@ class RenderContext:
     include: set[str]
     # The operation's include enum: some relationships only appear where they can be included.
     includable: frozenset[str] = frozenset()
+    # The reality layer (reality.py): on or off, the operation, the account's public key.
+    reality: bool = False
+    operation_id: str = ""
+    company: str | None = None
 
 
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_.~-]+$")
@@ -414,6 +428,8 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
             attrs["profile_count"] = len(ctx.data.membership(kind, rid))
         if joined is not None:
             attrs["joined_group_at"] = joined
+    if ctx.reality:
+        attrs = reality.attributes(ctx.company, kind, rid, attrs)
     if kind in ctx.fields:
         attrs = _pick(attrs, ctx.fields[kind])
     self_url = resource_url(ctx.base_url, kind, rid)
@@ -425,7 +441,9 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
             continue
         entry: dict[str, Any] = {}
         targets = links.get(name) or {}
-        if not rel.many and targets:
+        if ctx.reality and primary and reality.links_only(ctx.operation_id, name):
+            pass  # "links" only, no "data" (reality.LINKS_ONLY)
+        elif not rel.many and targets:
             target_type, target_id = next(iter(targets))
             entry["data"] = {"type": target_type, "id": target_id}
         elif rel.many and primary and name in ctx.include:

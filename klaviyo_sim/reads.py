@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from . import query as q
+from . import reality
 from .data import SimData
 from .errors import ApiError, invalid
 from .filters import Condition, FilterError, parse_filter, validate
@@ -114,6 +116,12 @@ def read(
     """The document a GET answers with; the caller holds the data lock."""
     conditions, sort_field, descending, size, ctx = parse_params(sim.data, op, params)
     ctx.base_url = sim.url
+    real = bool(sim.reality)
+    if real:
+        ctx.reality = True
+        ctx.operation_id = op.operation_id
+        account = next(iter(sim.data.stored("account").values()), None)
+        ctx.company = (account or {}).get("attributes", {}).get("public_api_key")
     self_link = f"{sim.url}{raw_path}" + (f"?{raw_query}" if raw_query else "")
     primary_type = op.resource_type or type_for_collection(op.collection)
 
@@ -191,7 +199,8 @@ def read(
                     str(err) if isinstance(err, q.CursorError) else "Invalid page cursor.",
                     op.cursor_param or "page[cursor]",
                 ) from err
-        page_rows, position = q.page(result, after, size, descending)
+        shown = _shown(sim, op, conditions, sort_field, descending, result) if real else None
+        page_rows, position = q.page(result, after, size, descending, shown)
         if position is not None:
             next_link = cursor_link(
                 sim.url, raw_path, raw_query, op, sim.cursors.encode(qhash, position)
@@ -209,10 +218,35 @@ def read(
     if next_link is not None:
         # The spec's CollectionLinks has non-nullable next/prev: absent on the last page.
         links["next"] = next_link
+    elif real:
+        # Klaviyo sends them as null on the last page (reality.LAST_PAGE_NULL_LINKS).
+        links.update(dict.fromkeys(reality.LAST_PAGE_NULL_MEMBERS))
     document = {"data": data, "links": links}
     if ctx.include and op.kind != "relationship":
         document["included"] = q.included(ctx, page_rows)
     return document
+
+
+def _shown(
+    sim: KlaviyoSimulator,
+    op: Operation,
+    conditions: list[Condition],
+    sort_field: str | None,
+    descending: bool,
+    result: q.ResultSet,
+) -> Callable[[int], int] | None:
+    """Where each position of the order shows its row, for queries Klaviyo answers unsorted."""
+    terms = [(c.operator, c.field, c.value) for c in conditions if c.has_value]
+    rule = reality.unsorted_rule(op.operation_id, sort_field, descending, terms)
+    if rule is None:
+        return None
+    rows = result.rows
+    count = len(rows)
+
+    def flags(i: int) -> bool:
+        return reality.flagged(rule, rows[i][0]["id"])
+
+    return lambda i: reality.partner(flags, i, count)
 
 
 def _render_cached(
@@ -224,6 +258,8 @@ def _render_cached(
         tuple(sorted((k, tuple(sorted(v))) for k, v in ctx.additional.items())),
         tuple(sorted((k, tuple(v)) for k, v in ctx.fields.items())),
         ctx.includable,
+        ctx.reality,
+        ctx.operation_id,
     )
     out = []
     for row in rows:

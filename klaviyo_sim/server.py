@@ -34,8 +34,8 @@ _REVISION = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:\.[A-Za-z0-9_-]+)?$")
 class KlaviyoSimulator:
     """Klaviyo's read API on 127.0.0.1, driven by the committed spec extract.
 
-    Usable as a context manager. ``rate_limits``, ``rate_limit_scale`` and ``latency`` may be
-    changed while it runs.
+    Usable as a context manager. ``rate_limits``, ``rate_limit_scale``, ``latency`` and
+    ``reality`` may be changed while it runs.
     """
 
     def __init__(
@@ -50,6 +50,7 @@ class KlaviyoSimulator:
         daily_quota: int | None = None,
         report_page_size: int = 500,
         render_cache: int = 0,
+        reality: bool = False,
     ) -> None:
         self.seed = seed
         self.rate_limits = rate_limits
@@ -62,8 +63,11 @@ class KlaviyoSimulator:
         self.daily_quota = daily_quota
         # Results per page of the reporting endpoints that paginate with page_cursor.
         self.report_page_size = report_page_size
+        # The reality layer (reality.py): Klaviyo's live behaviour where it differs from the
+        # spec. Without ``data``, it also picks the seed's reality variant.
+        self.reality = reality
         self.spec = spec or load_spec()
-        self.data = data if data is not None else SimData.default(seed)
+        self.data = data if data is not None else SimData.default(seed, reality=reality)
         digest = hashlib.sha256(f"klaviyo-sim-key-{seed}".encode()).hexdigest()
         self.api_key = f"pk_sim_{digest[:34]}"
         self._keys: dict[str, frozenset[str]] = {self.api_key: self.spec.scopes}

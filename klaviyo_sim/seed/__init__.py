@@ -5,8 +5,9 @@ ids (ids depend on the seed; positions and timestamps do not).
 
 ``build_default`` runs the builders of each resource family (``account``, ``profiles``,
 ``events``, ``groups``, ``messaging``, ``commerce``: mixins of one ``_Builder``) in a fixed
-order on one random stream, so a seed always gives the same data. ``bulk`` makes the
-benchmarks' data.
+order on one random stream, so a seed always gives the same data. ``reality`` adds what the
+reality layer needs (``SimData.default(seed, reality=True)``) on a stream of its own. ``bulk``
+makes the benchmarks' data.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .events import EventSeed
 from .groups import GroupSeed
 from .messaging import MessagingSeed
 from .profiles import ProfileSeed
+from .reality import build_reality
 
 
 class _Builder(AccountSeed, ProfileSeed, EventSeed, GroupSeed, MessagingSeed, CommerceSeed):
@@ -74,4 +76,5 @@ __all__ = [
     "SEGMENT_JOINED_TIE",
     "build_bulk",
     "build_default",
+    "build_reality",
 ]

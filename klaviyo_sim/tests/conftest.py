@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +160,119 @@ def _strict_schemas(spec: dict[str, Any]) -> dict[str, Any]:
         return out
 
     return {name: convert(schema) for name, schema in components.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _response_validators() -> dict[str, Any]:
+    """A closed validator (formats checked) of each GET operation's 200 response."""
+    import jsonschema
+
+    spec = json.loads(FULL_SPEC.read_text(encoding="utf-8"))
+    definitions = _strict_schemas(spec)
+    out: dict[str, Any] = {}
+    for item in spec["paths"].values():
+        for op in item.values():
+            if not isinstance(op, dict) or "operationId" not in op:
+                continue
+            content = op.get("responses", {}).get("200", {}).get("content")
+            if not content:
+                continue
+            schema = next(iter(content.values()))["schema"]
+            if "$ref" not in schema:
+                continue
+            out[op["operationId"]] = jsonschema.Draft7Validator(
+                {
+                    "definitions": definitions,
+                    "$ref": "#/definitions/" + schema["$ref"].rsplit("/", 1)[-1],
+                },
+                format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER,
+            )
+    return out
+
+
+def response_cases(sim: KlaviyoSimulator) -> list[tuple[str, str, dict[str, str]]]:
+    """(operation id, path, query) of the GETs whose responses are checked against the spec."""
+    notes = sim.data.notes
+    profile_fields = {"additional-fields[profile]": "subscriptions,predictive_analytics"}
+    cases: list[tuple[str, str, dict[str, str]]] = [
+        ("get_accounts", "/api/accounts", {}),
+        ("get_profiles", "/api/profiles", {**profile_fields, "include": "push-tokens"}),
+        ("get_events", "/api/events", {"page[size]": "1000", "include": "profile,metric"}),
+        ("get_metrics", "/api/metrics", {}),
+        ("get_lists", "/api/lists", {"include": "tags"}),
+        ("get_segments", "/api/segments", {"include": "tags"}),
+        ("get_flows", "/api/flows", {"include": "flow-actions,tags"}),
+        ("get_templates", "/api/templates", {"additional-fields[template]": "definition"}),
+        ("get_all_universal_content", "/api/template-universal-content", {}),
+        ("get_tags", "/api/tags", {"include": "tag-group"}),
+        ("get_tag_groups", "/api/tag-groups", {}),
+        ("get_coupons", "/api/coupons", {}),
+        ("get_catalog_items", "/api/catalog-items", {"include": "variants"}),
+        ("get_catalog_variants", "/api/catalog-variants", {}),
+        ("get_catalog_categories", "/api/catalog-categories", {}),
+        ("get_images", "/api/images", {}),
+        ("get_forms", "/api/forms", {}),
+        ("get_webhooks", "/api/webhooks", {}),
+        ("get_reviews", "/api/reviews", {}),
+        ("get_push_tokens", "/api/push-tokens", {"include": "profile"}),
+        (
+            "get_profiles_for_list",
+            f"/api/lists/{notes['list_joined_tie']['list_id']}/profiles",
+            profile_fields,
+        ),
+        (
+            "get_profiles_for_segment",
+            f"/api/segments/{notes['segment_joined_tie']['segment_id']}/profiles",
+            {},
+        ),
+    ]
+    for channel in ("email", "sms", "mobile_push"):
+        expression = f"equals(messages.channel,'{channel}')"
+        for archived in ("true", "false"):
+            params = {
+                "filter": f"{expression},equals(archived,{archived})",
+                "include": "campaign-messages,tags",
+            }
+            cases.append(("get_campaigns", "/api/campaigns", params))
+    metric = sim.data.ids("metric")[0]
+    sample = {"additional-fields[metric-property]": "sample_values"}
+    cases.append(("get_properties_for_metric", f"/api/metrics/{metric}/metric-properties", sample))
+    for campaign in sim.data.ids("campaign"):
+        cases.append(
+            ("get_messages_for_campaign", f"/api/campaigns/{campaign}/campaign-messages", {})
+        )
+        cases.append(
+            ("get_tag_ids_for_campaign", f"/api/campaigns/{campaign}/relationships/tags", {})
+        )
+    for flow in sim.data.ids("flow"):
+        cases.append(("get_actions_for_flow", f"/api/flows/{flow}/flow-actions", {}))
+    for action in sim.data.ids("flow-action"):
+        cases.append(("get_flow_action_messages", f"/api/flow-actions/{action}/flow-messages", {}))
+    for coupon in sim.data.ids("coupon"):
+        cases.append(("get_coupon_codes_for_coupon", f"/api/coupons/{coupon}/coupon-codes", {}))
+    for form in sim.data.ids("form"):
+        cases.append(("get_versions_for_form", f"/api/forms/{form}/form-versions", {}))
+    item = notes["catalog"]["items"][0]
+    cases.append(
+        (
+            "get_category_ids_for_catalog_item",
+            f"/api/catalog-items/{item}/relationships/categories",
+            {},
+        )
+    )
+    return cases
+
+
+def spec_pages(
+    http: requests.Session, sim: KlaviyoSimulator
+) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(operation id, page, its response validator) for every page of ``response_cases``,
+    each at the operation's largest page size."""
+    validators = _response_validators()
+    for operation_id, path, params in response_cases(sim):
+        query = dict(params)
+        largest = sim.spec.operations[operation_id].page_size_max
+        if largest:
+            query.setdefault("page[size]", str(largest))
+        for page in walk(http, sim.url + path, query):
+            yield operation_id, page, validators[operation_id]

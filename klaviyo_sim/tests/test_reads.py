@@ -3,7 +3,6 @@ schemas, the render cache."""
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
 import pytest
@@ -12,11 +11,10 @@ import requests
 from klaviyo_sim import KlaviyoSimulator
 from klaviyo_sim.tests.conftest import (
     FULL_SPEC,
-    _strict_schemas,
     error_of,
     get,
     headers_for,
-    walk,
+    spec_pages,
 )
 
 
@@ -126,103 +124,10 @@ def test_relationship_endpoints(sim: KlaviyoSimulator, http: requests.Session) -
 def test_responses_match_the_spec_response_schemas(
     sim: KlaviyoSimulator, http: requests.Session
 ) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    spec = json.loads(FULL_SPEC.read_text(encoding="utf-8"))
-    definitions = _strict_schemas(spec)
-    operations = {
-        op["operationId"]: op
-        for item in spec["paths"].values()
-        for op in item.values()
-        if isinstance(op, dict) and "operationId" in op
-    }
-    notes = sim.data.notes
-    profile_fields = {"additional-fields[profile]": "subscriptions,predictive_analytics"}
-    cases: list[tuple[str, str, dict[str, str]]] = [
-        ("get_accounts", "/api/accounts", {}),
-        ("get_profiles", "/api/profiles", {**profile_fields, "include": "push-tokens"}),
-        ("get_events", "/api/events", {"page[size]": "1000", "include": "profile,metric"}),
-        ("get_metrics", "/api/metrics", {}),
-        ("get_lists", "/api/lists", {"include": "tags"}),
-        ("get_segments", "/api/segments", {"include": "tags"}),
-        ("get_flows", "/api/flows", {"include": "flow-actions,tags"}),
-        ("get_templates", "/api/templates", {"additional-fields[template]": "definition"}),
-        ("get_all_universal_content", "/api/template-universal-content", {}),
-        ("get_tags", "/api/tags", {"include": "tag-group"}),
-        ("get_tag_groups", "/api/tag-groups", {}),
-        ("get_coupons", "/api/coupons", {}),
-        ("get_catalog_items", "/api/catalog-items", {"include": "variants"}),
-        ("get_catalog_variants", "/api/catalog-variants", {}),
-        ("get_catalog_categories", "/api/catalog-categories", {}),
-        ("get_images", "/api/images", {}),
-        ("get_forms", "/api/forms", {}),
-        ("get_webhooks", "/api/webhooks", {}),
-        ("get_reviews", "/api/reviews", {}),
-        ("get_push_tokens", "/api/push-tokens", {"include": "profile"}),
-        (
-            "get_profiles_for_list",
-            f"/api/lists/{notes['list_joined_tie']['list_id']}/profiles",
-            profile_fields,
-        ),
-        (
-            "get_profiles_for_segment",
-            f"/api/segments/{notes['segment_joined_tie']['segment_id']}/profiles",
-            {},
-        ),
-    ]
-    for channel in ("email", "sms", "mobile_push"):
-        expression = f"equals(messages.channel,'{channel}')"
-        for archived in ("true", "false"):
-            params = {
-                "filter": f"{expression},equals(archived,{archived})",
-                "include": "campaign-messages,tags",
-            }
-            cases.append(("get_campaigns", "/api/campaigns", params))
-    metric = sim.data.ids("metric")[0]
-    sample = {"additional-fields[metric-property]": "sample_values"}
-    cases.append(("get_properties_for_metric", f"/api/metrics/{metric}/metric-properties", sample))
-    for campaign in sim.data.ids("campaign"):
-        cases.append(
-            ("get_messages_for_campaign", f"/api/campaigns/{campaign}/campaign-messages", {})
-        )
-        cases.append(
-            ("get_tag_ids_for_campaign", f"/api/campaigns/{campaign}/relationships/tags", {})
-        )
-    for flow in sim.data.ids("flow"):
-        cases.append(("get_actions_for_flow", f"/api/flows/{flow}/flow-actions", {}))
-    for action in sim.data.ids("flow-action"):
-        cases.append(("get_flow_action_messages", f"/api/flow-actions/{action}/flow-messages", {}))
-    for coupon in sim.data.ids("coupon"):
-        cases.append(("get_coupon_codes_for_coupon", f"/api/coupons/{coupon}/coupon-codes", {}))
-    for form in sim.data.ids("form"):
-        cases.append(("get_versions_for_form", f"/api/forms/{form}/form-versions", {}))
-    item = notes["catalog"]["items"][0]
-    cases.append(
-        (
-            "get_category_ids_for_catalog_item",
-            f"/api/catalog-items/{item}/relationships/categories",
-            {},
-        )
-    )
-
     failures = []
-    for operation_id, path, params in cases:
-        content = operations[operation_id]["responses"]["200"]["content"]
-        schema = next(iter(content.values()))["schema"]
-        validator = jsonschema.Draft7Validator(
-            {
-                "definitions": definitions,
-                "$ref": "#/definitions/" + schema["$ref"].rsplit("/", 1)[-1],
-            }
-        )
-        query = dict(params)
-        largest = sim.spec.operations[operation_id].page_size_max
-        if largest:
-            query.setdefault("page[size]", str(largest))
-        for page in walk(http, sim.url + path, query):
-            for error in validator.iter_errors(page):
-                failures.append(
-                    f"{operation_id} {list(error.absolute_path)}: {error.message[:200]}"
-                )
+    for operation_id, page, validator in spec_pages(http, sim):
+        for error in validator.iter_errors(page):
+            failures.append(f"{operation_id} {list(error.absolute_path)}: {error.message[:200]}")
     assert not failures, "\n".join(failures[:20])
 
 
