@@ -87,7 +87,7 @@ class KlaviyoStream(SdkStreamHooks, RESTStream):
 
     @cached_property
     def http(self) -> HttpClient:
-        return HttpClient(self.name, self.settings, self.logger)
+        return HttpClient(self.name, self.settings, self.logger, self.run_tap.stop)
 
     @cached_property
     def endpoint(self) -> Endpoint:

@@ -13,6 +13,8 @@ upgrade starts by reading the SDK's ``Stream._sync_records``, ``_write_record_me
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +68,7 @@ class SdkStreamHooks(_Base):
         manager.is_flushed = True
 
     def _write_record_message(self, record: dict) -> None:
+        self._tap.stop.check()
         if self.output is Output.SDK:
             super()._write_record_message(record)
             return
@@ -88,8 +91,28 @@ class SdkStreamHooks(_Base):
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None
     ) -> None:
-        if self.bookmarks_per_record:
-            super()._increment_stream_state(latest_record, context=context)
+        if not self.bookmarks_per_record:
+            return
+        key = self.replication_key
+        if key and self.is_sorted and self.check_sorted and not self.state_partitioning_keys:
+            # Where the SDK would stop the run over a record older than the bookmark,
+            # Klaviyo has sent a page slightly out of its sort order (seen on archived
+            # campaigns): the record is written, and the bookmark keeps the largest value.
+            value = latest_record.get(key)
+            current = self.get_context_state(context).get("replication_key_value")
+            if isinstance(value, str) and isinstance(current, str) and value < current:
+                if not getattr(self, "_warned_disorder", False):
+                    self._warned_disorder = True
+                    self.logger.warning(
+                        "Stream '%s': Klaviyo sent `%s` out of order (%s after %s); the "
+                        "bookmark keeps the largest value written",
+                        self.name,
+                        key,
+                        value,
+                        current,
+                    )
+                return
+        super()._increment_stream_state(latest_record, context=context)
 
     def _write_activate_version_message(self, full_table_version: int) -> None:
         # The SDK announces the new version before the first record, and targets drop
@@ -129,6 +152,7 @@ class SdkStreamHooks(_Base):
                 timer.with_context(partition or {})
                 self._write_starting_replication_value(partition)
                 for page in self.request_record_pages(partition):
+                    self._tap.stop.check()
                     if not isinstance(page, RenderedPage):
                         rows = self.renderer.finished_rows(page, partition)
                         page = self.renderer.render(rows, self._stream_version)
@@ -141,29 +165,34 @@ class SdkStreamHooks(_Base):
         yield from ()
 
 
+class SdkTapHooks:
+    """Mixed into the tap, before the SDK's ``Tap``."""
+
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        # The SDK writes the state and exits at once, while stream threads go on
+        # writing records for as long as their requests take. During a sync, the run
+        # is stopped instead: every stream ends at its next request or page, and the
+        # tap writes its last safe STATE (tap.py). A second signal ends it at once.
+        stop = getattr(self, "stop", None)
+        if stop is None or not getattr(self, "syncing", False):
+            super()._handle_termination(signum, frame)  # type: ignore[misc]
+            return
+        name = signal.Signals(signum).name
+        if not stop.set(f"received {name}"):
+            os._exit(128 + signum)
+        self.logger.warning("Received %s: stopping after the last safe state", name)  # type: ignore[attr-defined]
+
+
 def begin_sync(tap: Any) -> None:
     """What the SDK's ``Tap.sync_all`` does before it syncs any stream."""
     tap._reset_state_progress_markers()
     tap._set_compatible_replication_methods()
     if tap.state:
-        tap._state_writer.write_state(tap.state)
+        tap.state_writer.write_state(tap.state)
 
 
-def sync_serially(tap: Any) -> None:
-    """The rest of the SDK's ``Tap.sync_all``: each top-level stream in turn."""
-    for stream in tap.streams.values():
-        if not stream.selected and not stream.has_selected_descendents:
-            tap.logger.info("Skipping deselected stream '%s'.", stream.name)
-            continue
-        if stream.parent_stream_type:
-            tap.logger.debug(
-                "Child stream '%s' is expected to be called by parent stream '%s'. "
-                "Skipping direct invocation.",
-                type(stream).__name__,
-                stream.parent_stream_type.__name__,
-            )
-            continue
-        stream.sync()
-        stream.finalize_state_progress_markers()
-    for stream in tap.streams.values():
-        stream.log_sync_costs()
+def write_last_state(tap: Any) -> None:
+    """A stopped run's last STATE: a snapshot whose bookmarks cover only records
+    already written, after which the writer takes nothing more."""
+    with tap.message_writer.last_message():
+        tap.state_writer.write_state(state_snapshot(tap.state))

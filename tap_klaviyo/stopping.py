@@ -7,8 +7,10 @@ from __future__ import annotations
 import threading
 
 
-class RunStopped(Exception):
-    """Raised in a worker once the run is stopping; never the reason the run failed."""
+class RunStopped(BaseException):
+    """Raised in a worker once the run is stopping; never the reason the run failed.
+    Not an ``Exception``: handlers meant for failures (the SDK logs "An unhandled
+    error occurred" for those) let it pass."""
 
 
 class Stop:

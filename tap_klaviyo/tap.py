@@ -6,7 +6,6 @@ import gc
 import io
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import IO, Any
 
@@ -15,8 +14,10 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.errors import KlaviyoError, SettingsError
-from tap_klaviyo.sdk import begin_sync, sync_serially
+from tap_klaviyo.runner import StreamRunner
+from tap_klaviyo.sdk import SdkTapHooks, begin_sync, write_last_state
 from tap_klaviyo.settings import Settings, check_general, check_known, config_schema
+from tap_klaviyo.stopping import Stop
 from tap_klaviyo.streams import STREAM_TYPES
 from tap_klaviyo.streams.reporting import check_reporting_settings
 from tap_klaviyo.write.lines import LeanWriter
@@ -86,7 +87,7 @@ def check_catalog(catalog: Any, name: str) -> None:
         )
 
 
-class TapKlaviyo(Tap):
+class TapKlaviyo(SdkTapHooks, Tap):
     """Singer tap for Klaviyo."""
 
     name = "tap-klaviyo"
@@ -98,6 +99,9 @@ class TapKlaviyo(Tap):
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.run_started_at = CLOCK.now().replace(microsecond=0)
+        # Set on the first fatal error or a termination signal; every wait watches it.
+        self.stop = Stop()
+        self.syncing = False
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as exc:
@@ -150,35 +154,31 @@ class TapKlaviyo(Tap):
                 self.render_pool = None
 
     def _sync_streams(self) -> None:
+        roots = []
+        for stream in self.streams.values():
+            if not stream.selected and not stream.has_selected_descendents:
+                self.logger.info("Skipping deselected stream '%s'.", stream.name)
+            elif not stream.parent_stream_type:
+                roots.append(stream)
         workers = self.settings.streams_at_once
-        if workers <= 1:
-            sync_serially(self)
-            return
-        roots = [
-            stream
-            for stream in self.streams.values()
-            if (stream.selected or stream.has_selected_descendents)
-            and not stream.parent_stream_type
-        ]
-        roots.sort(key=start_order)
-
-        def sync_one(stream: Any) -> None:
-            stream.sync()
-            stream.finalize_state_progress_markers()
-
-        errors: list[BaseException] = []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stream") as pool:
-            futures = [pool.submit(sync_one, stream) for stream in roots]
-            for future in futures:
-                # A failing stream does not stop the others: their data and
-                # state are still good. The run fails once all are done.
-                error = future.exception()
-                if error is not None:
-                    errors.append(error)
+        if workers > 1:
+            roots.sort(key=start_order)
+        self.syncing = True
+        try:
+            error = StreamRunner(roots, workers, self.stop, self.logger).run()
+        finally:
+            self.syncing = False
+        if self.stop.is_set:
+            write_last_state(self)
         for stream in self.streams.values():
             stream.log_sync_costs()
-        if errors:
-            raise errors[0]
+        if error is not None:
+            raise error
+        if self.stop.is_set:
+            raise KlaviyoError(
+                f"The run stopped ({self.stop.reason}); its last STATE covers every record "
+                "written, and the next run resumes from it."
+            )
 
     @classmethod
     def cb_config(cls, ctx: Any, param: Any, value: tuple[str, ...]) -> Any:

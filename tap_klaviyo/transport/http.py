@@ -21,6 +21,7 @@ from tap_klaviyo.errors import (
     TransientKlaviyoError,
 )
 from tap_klaviyo.settings import Settings
+from tap_klaviyo.stopping import NEVER, RunStopped, Stop
 from tap_klaviyo.transport.jsonapi import error_detail, next_link
 from tap_klaviyo.transport.policy import RETRY, Outcome, rule_for
 from tap_klaviyo.transport.ratelimit import RateLimiter
@@ -65,10 +66,13 @@ def retry_after_seconds(response: requests.Response) -> float:
 class HttpClient:
     """Sends one stream's requests; safe on any thread (one session per thread)."""
 
-    def __init__(self, stream: str, settings: Settings, logger: logging.Logger) -> None:
+    def __init__(
+        self, stream: str, settings: Settings, logger: logging.Logger, stop: Stop = NEVER
+    ) -> None:
         self.stream = stream
         self.settings = settings
         self.logger = logger
+        self.stop = stop
         self._sessions = threading.local()
 
     def headers(self, *, body: bool = False) -> dict[str, str]:
@@ -105,40 +109,34 @@ class HttpClient:
         ).prepare()
 
     def send(self, prepared: requests.PreparedRequest, endpoint: Endpoint) -> requests.Response:
-        """One request with Klaviyo's retry rules: exact Retry-After, backoff otherwise."""
+        """One request with Klaviyo's retry rules: exact Retry-After, exponential backoff
+        with full jitter otherwise. Every wait ends early once the run is stopping."""
         where = f"{prepared.method} {urlsplit(prepared.url).path}"
-
-        def giveup_message(details: dict[str, Any]) -> None:
-            error = details.get("exception")
-            raise KlaviyoError(
-                f"Stream '{self.stream}' gave up on {where} after {details['tries']} tries: {error}"
-            ) from None
-
-        @backoff.on_exception(
-            backoff.expo,
-            TransientKlaviyoError,
-            factor=RETRY.backoff_factor_seconds,
-            max_value=RETRY.max_backoff_seconds,
-            max_tries=RETRY.max_tries,
-            jitter=backoff.full_jitter,
-            on_backoff=self._log_backoff,
-            on_giveup=giveup_message,
-            raise_on_giveup=True,
-            logger=None,
+        waits = backoff.expo(
+            factor=RETRY.backoff_factor_seconds, max_value=RETRY.max_backoff_seconds
         )
-        def attempt() -> requests.Response:
-            return self._send_once(prepared, where, endpoint)
-
-        return attempt()
-
-    def _log_backoff(self, details: dict[str, Any]) -> None:
-        self.logger.warning(
-            "Stream '%s': retrying in %.1fs after try %d: %s",
-            self.stream,
-            details["wait"],
-            details["tries"],
-            details.get("exception"),
-        )
+        next(waits)  # backoff's generators start with a bare yield
+        tries = 0
+        while True:
+            tries += 1
+            self.stop.check()
+            try:
+                return self._send_once(prepared, where, endpoint)
+            except TransientKlaviyoError as error:
+                if tries >= RETRY.max_tries:
+                    raise KlaviyoError(
+                        f"Stream '{self.stream}' gave up on {where} after {tries} tries: {error}"
+                    ) from None
+                wait = backoff.full_jitter(next(waits))
+                self.logger.warning(
+                    "Stream '%s': retrying in %.1fs after try %d: %s",
+                    self.stream,
+                    wait,
+                    tries,
+                    error,
+                )
+                if self.stop.wait(wait):
+                    raise RunStopped(self.stop.reason) from None
 
     def _send_once(
         self, prepared: requests.PreparedRequest, where: str, endpoint: Endpoint
@@ -146,7 +144,7 @@ class HttpClient:
         limiter = endpoint.limiter
         max_wait = float(self.settings.max_retry_after_seconds)
         for _ in range(RETRY.max_consecutive_429):
-            limiter.acquire()
+            limiter.acquire(self.stop)
             try:
                 response = self.session.send(
                     self.authenticate(prepared.copy()), timeout=RETRY.timeout_seconds, stream=True

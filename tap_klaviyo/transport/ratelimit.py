@@ -19,12 +19,15 @@ from collections.abc import Callable
 from tap_klaviyo import spec
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.settings import Settings
+from tap_klaviyo.stopping import NEVER, Stop
 
 # Klaviyo's and this machine's clocks may tick at slightly different rates.
 _WINDOW_MARGIN = 1.01
 _CLOCK_SLACK_SECONDS = 0.05
 # Below float noise: a wait this short would not move a clock reading forward.
 _EPSILON = 1e-6
+# Waits are cut into pieces this long when a run may stop, so a stop is noticed.
+_STOP_POLL_SECONDS = 0.5
 
 
 def window_seconds(seconds: float) -> float:
@@ -82,23 +85,25 @@ class RateLimiter:
         self._answers = threading.Condition()
         self._blocked_until = 0.0
 
-    def acquire(self) -> float:
-        """Wait for a free slot, take it and return the seconds waited."""
+    def acquire(self, stop: Stop = NEVER) -> float:
+        """Wait for a free slot, take it and return the seconds waited; a stopping run
+        stops waiting within half a second."""
         started = self._clock()
         while True:
+            stop.check()
             with self._answers:
                 now = self._clock()
                 waits = [w.wait_time(now) for w in self.windows]
                 if None in waits:
                     # Every slot is held by a request in flight; its answer frees one.
-                    self._answers.wait(timeout=1.0)
+                    self._answers.wait(timeout=_STOP_POLL_SECONDS)
                     continue
                 delay = max([self._blocked_until - now, *waits])  # type: ignore[list-item]
                 if delay <= _EPSILON:
                     for window in self.windows:
                         window.in_flight += 1
                     return now - started
-            self._sleep(delay)
+            self._sleep(delay if stop is NEVER else min(delay, _STOP_POLL_SECONDS))
 
     def release(self) -> None:
         """The request taken by ``acquire`` is over: its slot counts from now."""

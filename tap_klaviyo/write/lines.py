@@ -12,6 +12,8 @@ import datetime
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -62,7 +64,10 @@ class LeanWriter(SingerWriter):
         super().__init__(*args, **kwargs)
         self.clock = ExtractionClock()
         # Streams run on several threads; each message must reach stdout whole.
-        self._lock = threading.Lock()
+        # Re-entrant: the last STATE of a stopped run is written while holding it.
+        self._lock = threading.RLock()
+        # Once a stopped run has written its last STATE, nothing follows it.
+        self._closed = False
 
     def serialize_message(self, message: Message) -> str:
         return _encoder.encode(message.to_dict()).decode()
@@ -71,6 +76,8 @@ class LeanWriter(SingerWriter):
         # Encoding happens under the lock too: a STATE is a snapshot of the state
         # at the moment it is written, never mixed with a later change.
         with self._lock:
+            if self._closed:
+                return
             line = _encoder.encode(message.to_dict()) + b"\n"
             self._write(line, flush=message.type != "RECORD")
 
@@ -83,7 +90,17 @@ class LeanWriter(SingerWriter):
     def write_lines(self, lines: bytes) -> None:
         """RECORD lines made by ``record_lines``, here or in a worker process."""
         with self._lock:
-            self._write(lines, flush=False)
+            if not self._closed:
+                self._write(lines, flush=False)
+
+    @contextmanager
+    def last_message(self) -> Iterator[None]:
+        """Messages written inside are the last: a stream thread still finishing a page
+        cannot write after them."""
+        with self._lock:
+            yield
+            sys.stdout.flush()
+            self._closed = True
 
     @staticmethod
     def _write(lines: bytes, *, flush: bool) -> None:

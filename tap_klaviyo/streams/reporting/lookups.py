@@ -47,7 +47,7 @@ def read_collection(tap: Any, path: str, name: str, logger: logging.Logger) -> l
     in messages."""
     settings = tap.settings
     operation = spec.operation_for("GET", path)
-    http = HttpClient(name, settings, logger)
+    http = HttpClient(name, settings, logger, tap.stop)
     endpoint = Endpoint(limiter_for(settings, operation, {}), operation.scopes)
     headers = http.headers()
 
