@@ -1,9 +1,15 @@
-"""Generate every stream's JSON schema from Klaviyo's OpenAPI spec.
+"""Generate every stream's JSON schema from Klaviyo's OpenAPI spec, and what Klaviyo
+really sends.
 
 Each schema describes the flattened record: ``id``, the resource's attributes and
 ``<relationship>_id`` for to-one relationships, plus the columns a stream adds
-(parent ids, partition values). Types are exact, ``format: date-time`` is kept,
-"null" is allowed wherever the spec allows it, and free-form objects stay open.
+(parent ids, partition values). Types are the spec's and ``format: date-time`` is kept,
+but the spec is not the API (README, "Schemas: what Klaviyo really sends"):
+- every property but the primary key allows null, whatever the spec says, at every
+  level: Klaviyo sends nulls where the spec declares a plain type;
+- ``BEYOND_SPEC`` adds attributes Klaviyo is known to send that the spec leaves out.
+Free-form objects stay open. At run time the tap widens a schema further when a record
+needs it (tap_klaviyo/write/widen.py).
 
     python scripts/generate_schemas.py [path/to/stable.json] [--check]
 
@@ -28,6 +34,23 @@ DEFAULT_SPEC = ROOT.parent / "shared" / "klaviyo-openapi" / "stable.json"
 SCHEMA_DIR = ROOT / "tap_klaviyo" / "schemas"
 # Levels of nesting below a record's columns that keep their properties and items.
 MAX_DEPTH = 4
+# Attributes Klaviyo sends that its spec leaves out, by resource type, with where each
+# was seen (klaviyo_sim/README.md, "Reality layer", quotes the evidence).
+BEYOND_SPEC: dict[str, dict[str, tuple[dict[str, Any], str]]] = {
+    "profile": {
+        "anonymous_id": (
+            {"type": ["string", "null"]},
+            "live profiles (MeltanoLabs/tap-klaviyo fabc5fd sync log; its PR #160 added it)",
+        ),
+    },
+    "template": {
+        "company_id": (
+            {"type": ["string", "null"]},
+            "Airbyte source-klaviyo's email_templates schema and MeltanoLabs templates.json "
+            "(probably a legacy field)",
+        ),
+    },
+}
 
 
 class SchemaBuilder:
@@ -86,7 +109,7 @@ class SchemaBuilder:
                 if schema not in converted:
                     converted.append(schema)
             result = converted[0] if len(converted) == 1 else {"anyOf": converted}
-            return self.nullable(result) if nullable else result
+            return self.nullable(result)
         kind = node.get("type")
         if kind is None and "properties" in node:
             kind = "object"
@@ -103,7 +126,7 @@ class SchemaBuilder:
                 }
         elif kind == "array":
             result["items"] = self.convert(node.get("items") or {}, depth + 1)
-        return self.nullable(result) if nullable else result
+        return self.nullable(result)
 
     def kinds_only(self, node: dict[str, Any], nullable: bool) -> dict[str, Any]:
         """The JSON types a scalar node (or any of its variants) can take; {} (anything)
@@ -127,8 +150,7 @@ class SchemaBuilder:
             return {}
         if "number" in kinds:
             kinds.discard("integer")
-        if nullable:
-            kinds.add("null")
+        kinds.add("null")
         return {"type": sorted(kinds)}
 
     @staticmethod
@@ -168,7 +190,13 @@ class SchemaBuilder:
             for key, value in partition.items():
                 kind = "boolean" if isinstance(value, bool) else "string"
                 properties.setdefault(key, {"type": [kind]})
-        return self.finish(properties)
+        kind = (self.resolve(item["properties"].get("type", {})).get("enum") or [""])[0]
+        for name, (schema, _seen) in BEYOND_SPEC.get(kind, {}).items():
+            properties.setdefault(name, schema)
+        keys = set(stream_type.primary_keys)
+        return self.finish(
+            {name: p if name in keys else self.nullable(p) for name, p in properties.items()}
+        )
 
     @staticmethod
     def finish(properties: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from singer_sdk import RESTStream, Stream
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from singer_sdk.singerlib import SchemaMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
@@ -35,13 +36,46 @@ from tap_klaviyo.transport.ratelimit import limiter_for
 from tap_klaviyo.write.lines import LeanWriter
 from tap_klaviyo.write.paths import Output, OutputFacts, choose_output
 from tap_klaviyo.write.renderer import PageRenderer
-from tap_klaviyo.write.sink import KnownProperties
-from tap_klaviyo.write.typecheck import RecordCheck
+from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck
 
 Page = list[dict[str, Any]]
 
 
-class KlaviyoStream(SdkStreamHooks, RESTStream):
+class SchemaFollowsRecords:
+    """A stream whose schema widens to what Klaviyo really sends (write/widen.py): the
+    record check widens it, the stream installs it and announces it in a SCHEMA."""
+
+    @cached_property
+    def evolving(self) -> EvolvingSchema:
+        return EvolvingSchema(
+            self.name, self.schema, install=self._install, send=self._send, logger=self.logger
+        )
+
+    @cached_property
+    def record_check(self) -> RecordCheck:
+        key = self.replication_key if self.bookmarks_per_record else None
+        return RecordCheck(self.name, self.schema, self.id_field, key, self.evolving.widened)
+
+    def announce_schema(self) -> None:
+        self.evolving.announce_pending()
+
+    def _install(self, schema: dict[str, Any]) -> None:
+        # An instance attribute shadows the class's schema descriptor for this stream only.
+        self.__dict__["schema"] = schema
+        if self.record_check.schema is not schema:
+            self.record_check.adopt(schema)
+        if self.output is not Output.SDK:
+            self.stream_maps[0].transformed_schema = schema
+
+    def _send(self, schema: dict[str, Any]) -> None:
+        # With stream maps or flattening the SDK shapes records and schemas itself.
+        if self.output is not Output.SDK:
+            key = [self.replication_key] if self.replication_key else None
+            message = SchemaMessage(self.name, schema, list(self.primary_keys), key)
+            self.run_tap.write_message(message)
+
+
+class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
     """A Klaviyo collection endpoint read as one Singer stream.
 
     Subclasses declare name, path, keys, replication key and parent. The spec
@@ -125,24 +159,16 @@ class KlaviyoStream(SdkStreamHooks, RESTStream):
         return choose_output(output_facts(self))
 
     @cached_property
-    def known(self) -> KnownProperties:
-        return KnownProperties(self.name, self.schema, self.logger)
-
-    @cached_property
     def renderer(self) -> PageRenderer:
         incremental = bool(self.replication_key) and self.replication_method == "INCREMENTAL"
         return PageRenderer(
             self.name,
             decode=self.body_records,
             check=self.post_process,
-            known=self.known,
+            widenings=self.evolving.drain,
             bookmark_key=self.replication_key if incremental else None,
             clock=self.run_tap.message_writer.clock,
         )
-
-    @cached_property
-    def record_check(self) -> RecordCheck:
-        return RecordCheck(self.name, self.schema, self.id_field, self.replication_key)
 
     # ---- the SDK's public hooks ---------------------------------------------------
 
@@ -263,9 +289,6 @@ class KlaviyoStream(SdkStreamHooks, RESTStream):
         )
         if params is not None:
             request.params = params
-        return self.prepare(request)
-
-    def prepare(self, request: HTTPRequest) -> requests.PreparedRequest:
         return self.http.prepare(request)
 
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:

@@ -53,6 +53,9 @@ class SdkStreamHooks(_Base):
         """The full-table version stamped on records (ACTIVATE_VERSION)."""
         return self._stream_version
 
+    def announce_schema(self) -> None:
+        """Send a widened SCHEMA before the next record, if the schema widened."""
+
     def write_state(self) -> None:
         """A STATE now, if anything changed since the last one."""
         self._write_state_message()
@@ -69,10 +72,10 @@ class SdkStreamHooks(_Base):
 
     def _write_record_message(self, record: dict) -> None:
         self._tap.stop.check()
+        self.announce_schema()
         if self.output is Output.SDK:
             super()._write_record_message(record)
             return
-        self.known.keep(record)
         writer = self._tap.message_writer
         writer.write_records(self.name, [record], self._stream_version)
         self.state_manager.is_flushed = False
@@ -156,6 +159,8 @@ class SdkStreamHooks(_Base):
                     if not isinstance(page, RenderedPage):
                         rows = self.renderer.finished_rows(page, partition)
                         page = self.renderer.render(rows, self._stream_version)
+                    if page.widenings:
+                        self.evolving.announce(page.widenings)
                     if page.count:
                         record_counter.increment(sink.write(page, partition))
                 if partition is not None:

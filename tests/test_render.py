@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -91,31 +92,39 @@ def test_events_of_chosen_metrics_match_the_sdks_own_loop(
     assert all("replication_key_value" in p for p in partitions)
 
 
-def test_a_record_that_does_not_fit_stops_the_run_the_same_way(
-    bulk_sim: Any, counting_pool: type[CountingPool]
+def test_a_record_that_does_not_fit_widens_the_schema_the_same_way(
+    bulk_sim: Any, counting_pool: type[CountingPool], caplog: pytest.LogCaptureFixture
 ) -> None:
     sim = bulk_sim(events=5_000, profiles=10)
     broken = sorted(sim.data.get("event"), key=lambda e: e["attributes"]["datetime"])[3_500]
     sim.data.update("event", broken["id"], timestamp="soon")
     config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 4}
-    outcomes = []
+    runs = []
     for processes in (0, 2):
-        run, error = run_tap_until_failure(
-            {**config, "render_processes": processes}, streams=["events"]
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            run = run_tap({**config, "render_processes": processes}, streams=["events"])
+        runs.append(run)
+        assert len(run.records["events"]) == 5_000
+        warnings = [r.getMessage() for r in caplog.records if "SCHEMA" in r.getMessage()]
+        assert warnings == [
+            "Stream 'events': `timestamp` came as string, which the schema did not allow: "
+            "now integer/null/string (a new SCHEMA message says so)"
+        ]
+        # A second SCHEMA, before the first record that needs it, allows the string.
+        schemas = [i for i, m in enumerate(run.messages) if m["type"] == "SCHEMA"]
+        assert len(schemas) == 2
+        widened = run.messages[schemas[1]]["schema"]["properties"]["timestamp"]
+        assert widened["type"] == ["integer", "null", "string"]
+        first_soon = next(
+            i
+            for i, m in enumerate(run.messages)
+            if m["type"] == "RECORD" and m["record"]["id"] == broken["id"]
         )
-        outcomes.append((str(error), run.state))
-        written = run.records.get("events", [])
-        assert broken["id"] not in [r["id"] for r in written]
-        bookmark = run.state.get("bookmarks", {}).get("events", {})
-        mark = bookmark.get("replication_key_value")
-        assert mark is None or mark < broken["attributes"]["datetime"]
+        assert schemas[1] < first_soon
+        assert run.messages[first_soon]["record"]["timestamp"] == "soon"
     assert counting_pool.submitted > 0
-    message = outcomes[0][0]
-    assert message == outcomes[1][0]
-    assert message == (
-        f"Stream 'events': record {broken['id']!r} does not fit the schema: "
-        "`timestamp` is string, the schema allows integer/null."
-    )
+    assert comparable(runs[0]) == comparable(runs[1])
 
 
 def test_a_worker_that_dies_stops_the_stream_in_one_line(

@@ -9,13 +9,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
-import pytest
 
-from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.write.lines import ExtractionClock
 from tap_klaviyo.write.renderer import PageRenderer
-from tap_klaviyo.write.sink import KnownProperties
-from tap_klaviyo.write.typecheck import RecordCheck
+from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck
 
 SCHEMA = {
     "type": "object",
@@ -46,13 +43,20 @@ def decode(content: bytes, url: str, start: datetime | None, end: datetime | Non
 
 
 def renderer(bookmark_key: str | None = "datetime") -> PageRenderer:
-    check = RecordCheck("events", SCHEMA, "id", "datetime")
+    schema = EvolvingSchema(
+        "events",
+        SCHEMA,
+        install=lambda schema: None,
+        send=lambda schema: None,
+        logger=logging.getLogger("tap-test"),
+    )
+    check = RecordCheck("events", SCHEMA, "id", "datetime", schema.widened)
     return PageRenderer(
         "events",
         decode=decode,
         # A row the stream's check returns None for is left out.
         check=lambda row, partition: None if row.get("value") == -1 else check(row),
-        known=KnownProperties("events", SCHEMA, logging.getLogger("tap-test")),
+        widenings=schema.drain,
         bookmark_key=bookmark_key,
         clock=FixedClock(),
     )
@@ -70,11 +74,18 @@ def page() -> list[dict[str, Any]]:
     return [dict(record) for record in PAGE]
 
 
-def test_finished_rows_are_checked_canonical_partitioned_and_cut_to_the_schema() -> None:
+def test_finished_rows_are_checked_canonical_and_partitioned() -> None:
     rows = renderer().finished_rows(page(), {"metric_id": "M"})
     assert rows == [
-        # The replication key in its one canonical form; `extra` is not in the schema.
-        {"id": "e1", "datetime": "2024-01-02T00:00:00+00:00", "value": 1, "metric_id": "M"},
+        # The replication key in its one canonical form; `extra`, which the schema
+        # lacks, is kept (the schema widens to take it).
+        {
+            "id": "e1",
+            "datetime": "2024-01-02T00:00:00+00:00",
+            "value": 1,
+            "extra": "x",
+            "metric_id": "M",
+        },
         # A record's own value wins over its partition's.
         {"id": "e2", "datetime": "2024-01-03T00:00:00+00:00", "metric_id": "own"},
         {"id": "e4", "datetime": "2024-01-05T00:00:00+00:00", "metric_id": "M"},
@@ -84,20 +95,21 @@ def test_finished_rows_are_checked_canonical_partitioned_and_cut_to_the_schema()
 def test_finished_rows_without_a_partition_add_nothing() -> None:
     rows = renderer().finished_rows(page(), None)
     assert [sorted(row) for row in rows] == [
-        ["datetime", "id", "value"],
+        ["datetime", "extra", "id", "value"],
         ["datetime", "id", "metric_id"],
         ["datetime", "id"],
     ]
 
 
-def test_a_record_that_does_not_fit_stops_the_stream() -> None:
+def test_a_record_that_does_not_fit_widens_the_schema_and_the_page_says_so() -> None:
+    here = renderer()
     bad = [{"id": "e9", "datetime": "2024-01-02T00:00:00Z", "value": "high"}]
-    with pytest.raises(KlaviyoError) as caught:
-        renderer().finished_rows(bad, None)
-    assert str(caught.value) == (
-        "Stream 'events': record 'e9' does not fit the schema: "
-        "`value` is string, the schema allows null/number."
-    )
+    rows = here.finished_rows(bad, None)
+    assert rows == [{"id": "e9", "datetime": "2024-01-02T00:00:00+00:00", "value": "high"}]
+    page = here.render(rows, version=None)
+    assert [(w.path, w.kind) for w in page.widenings] == [(("value",), "string")]
+    # The change travels with the page that needed it, once.
+    assert here.render(rows, version=None).widenings == []
 
 
 def test_render_writes_record_lines_and_marks_the_bookmark_rows() -> None:

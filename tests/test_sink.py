@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from decimal import Decimal
 from typing import Any
-
-import pytest
 
 from tap_klaviyo.tap import TapKlaviyo
 from tap_klaviyo.write.render import RenderedPage
 from tap_klaviyo.write.sink import (
-    KnownProperties,
     PageSink,
     bookmark_rows,
     render_rows,
@@ -119,22 +115,6 @@ def test_render_rows_makes_record_lines_and_bookmark_marks() -> None:
     assert render_rows("tags", [], version=7, key="updated", time_extracted="t") == RenderedPage(
         b"", 0
     )
-
-
-def test_known_properties_drop_unknown_keys_and_warn_once(caplog: pytest.LogCaptureFixture) -> None:
-    known = KnownProperties("tags", {"properties": {"id": {}, "name": {}}}, logging.getLogger("t"))
-    first = {"id": "a", "name": "x", "zeta": 1, "alpha": 2}
-    second = {"id": "b", "other": 3}
-    fine = {"id": "c"}
-    with caplog.at_level(logging.WARNING):
-        for record in (first, second, fine):
-            known.keep(record)
-    assert first == {"id": "a", "name": "x"}
-    assert second == {"id": "b"}
-    assert fine == {"id": "c"}
-    assert [r.getMessage() for r in caplog.records] == [
-        "Stream 'tags': properties not in the schema are dropped: alpha, zeta"
-    ]
 
 
 def test_state_snapshot_is_a_deep_copy() -> None:

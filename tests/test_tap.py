@@ -52,7 +52,7 @@ def test_discover_needs_no_key_and_makes_no_request(sim: Any, write_json: Any) -
     streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
     assert streams["list_members"]["key_properties"] == ["list_id", "profile_id"]
     assert streams["events"]["replication_key"] == "datetime"
-    assert streams["campaigns"]["schema"]["properties"]["channel"] == {"type": ["string"]}
+    assert streams["campaigns"]["schema"]["properties"]["channel"] == {"type": ["string", "null"]}
     assert sim.requests == []
 
 

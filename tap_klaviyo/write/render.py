@@ -31,6 +31,8 @@ class RenderedPage:
     lines: bytes
     count: int
     marks: list[dict[str, Any]] = field(default_factory=list)
+    # Schema changes the page's records needed (write/widen.py), adopted before its lines.
+    widenings: list[Any] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.count

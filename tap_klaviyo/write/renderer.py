@@ -9,7 +9,8 @@ from typing import Any
 
 from tap_klaviyo.write.lines import ExtractionClock
 from tap_klaviyo.write.render import RenderedPage
-from tap_klaviyo.write.sink import KnownProperties, render_rows
+from tap_klaviyo.write.sink import render_rows
+from tap_klaviyo.write.widen import Widening
 
 Page = list[dict[str, Any]]
 
@@ -21,36 +22,38 @@ class PageRenderer:
         *,
         decode: Callable[[bytes, str, datetime | None, datetime | None], Page],
         check: Callable[[dict[str, Any], Any], dict[str, Any] | None],
-        known: KnownProperties,
+        widenings: Callable[[], list[Widening]],
         bookmark_key: str | None,
         clock: ExtractionClock,
     ) -> None:
         self.stream = stream
         self.decode = decode
         self.check = check
-        self.known = known
+        self.widenings = widenings
         self.bookmark_key = bookmark_key
         self.clock = clock
 
     def finished_rows(self, page: Page, partition: Mapping[str, Any] | None) -> Page:
-        """A page's records checked, canonicalised, given their partition's keys (as the
-        SDK does) and cut to the schema's properties."""
+        """A page's records checked (the schema widening where they need it),
+        canonicalised and given their partition's keys (as the SDK does)."""
         processed = (self.check(record, partition) for record in page)
         rows = [row for row in processed if row is not None]
         for row in rows:
             for key, value in (partition or {}).items():
                 row.setdefault(key, value)
-            self.known.keep(row)
         return rows
 
     def render(self, rows: Page, version: int | None) -> RenderedPage:
-        return render_rows(
+        """RECORD lines, with the schema changes made while the rows were checked."""
+        page = render_rows(
             self.stream,
             rows,
             version=version,
             key=self.bookmark_key,
             time_extracted=self.clock.now(),
         )
+        page.widenings = self.widenings()
+        return page
 
     def render_body(
         self,

@@ -1,11 +1,9 @@
-"""Pages to Singer lines and state. Records are cut to the schema, rendered into
-RECORD lines a page at a time, written in order, and the bookmark moves only past
-records already written."""
+"""Pages to Singer lines and state. Records are rendered into RECORD lines a page at
+a time, written in order, and the bookmark moves only past records already written."""
 
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,30 +39,6 @@ def render_rows(
         return RenderedPage(b"", 0)
     marks = [{key: row.get(key)} for row in bookmark_rows(rows, key)] if key else []
     return RenderedPage(record_lines(stream, rows, version, time_extracted), len(rows), marks)
-
-
-class KnownProperties:
-    """Cuts records to the properties the schema declares, warning once per stream."""
-
-    def __init__(self, stream: str, schema: Mapping[str, Any], logger: logging.Logger) -> None:
-        self.stream = stream
-        self.names = frozenset(schema.get("properties", {}))
-        self.logger = logger
-        self._warned = False
-
-    def keep(self, record: dict[str, Any]) -> None:
-        if record.keys() <= self.names:
-            return
-        unknown = record.keys() - self.names
-        if not self._warned:
-            self.logger.warning(
-                "Stream '%s': properties not in the schema are dropped: %s",
-                self.stream,
-                ", ".join(sorted(unknown)),
-            )
-            self._warned = True
-        for key in unknown:
-            del record[key]
 
 
 class PageSink:

@@ -15,9 +15,6 @@ from typing import Any, Union
 
 import msgspec
 
-from tap_klaviyo.dates import is_canonical, parse_datetime, utc_iso
-from tap_klaviyo.errors import KlaviyoError
-
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -87,7 +84,11 @@ class Checker:
         self.date_time = schema.get("format") == "date-time"
         # Most properties only constrain the JSON type: those are checked together by
         # one msgspec conversion, the rest through their own checker.
-        plain_kinds = {name: sub.allowed for name, sub in self.properties.items() if sub.is_plain}
+        plain_kinds = {
+            name: sub.allowed
+            for name, sub in self.properties.items()
+            if sub.is_plain and _struct_name(name)
+        }
         self.other_properties = {
             name: sub for name, sub in self.properties.items() if name not in plain_kinds
         }
@@ -97,22 +98,36 @@ class Checker:
     def is_plain(self) -> bool:
         return (
             self.allowed is not None
+            # msgspec takes at most one string-like type in a union (str, Decimal).
+            and not {"string", "number"} <= self.allowed
             and self.variants is None
             and not self.date_time
             and not self.properties
             and self.items is None
         )
 
-    def __call__(self, value: Any, path: str) -> str | None:
+    def __call__(self, value: Any, path: str | tuple = ()) -> Problem | None:
+        """The first place ``value`` does not fit, or None. Date-times Klaviyo sent with a
+        space for the ``T`` are put in RFC 3339 form on the way (targets check it)."""
+        if isinstance(path, str):
+            path = tuple(path.split(".")) if path else ()
         if self.variants is not None:
             problems = [variant(value, path) for variant in self.variants]
-            return None if None in problems else problems[0]
+            if None in problems:
+                return None
+            return Problem(str(problems[0]), path, json_type(value), variants=True)
         if self.allowed is not None:
             kind = json_type(value)
             if kind not in self.allowed:
-                return f"`{path}` is {kind}, the schema allows {'/'.join(sorted(self.kinds))}"
+                return Problem(
+                    f"`{shown(path)}` is {kind}, the schema allows {'/'.join(sorted(self.kinds))}",
+                    path,
+                    kind,
+                )
         if self.date_time and isinstance(value, str) and not is_date_time(value):
-            return f"`{path}` is {value!r}, not a date-time"
+            return Problem(
+                f"`{shown(path)}` is {value!r}, not a date-time", path, "string", date_time=True
+            )
         if self.plain_struct is not None and type(value) is dict:
             # All plain properties at once, in C; on any doubt the loop below
             # finds the property and words the problem.
@@ -123,23 +138,56 @@ class Checker:
             else:
                 for name, checker in self.other_properties.items():
                     if name in value:
-                        problem = checker(value[name], f"{path}.{name}" if path else name)
+                        problem = checker.check_member(value, name, path)
                         if problem:
                             return problem
                 return None
         if self.properties and isinstance(value, dict):
-            for name, sub in value.items():
+            for name in list(value):
                 checker = self.properties.get(name)
                 if checker is not None:
-                    problem = checker(sub, f"{path}.{name}" if path else name)
+                    problem = checker.check_member(value, name, path)
                     if problem:
                         return problem
         if self.items is not None and isinstance(value, (list, tuple)):
             for index, item in enumerate(value):
-                problem = self.items(item, f"{path}[{index}]")
+                problem = self.items(item, (*path, index))
                 if problem:
                     return problem
         return None
+
+    def check_member(self, parent: dict[str, Any], name: str, path: tuple) -> Problem | None:
+        member = parent[name]
+        if self.date_time and type(member) is str and len(member) > 10 and member[10] == " ":
+            member = parent[name] = f"{member[:10]}T{member[11:]}"
+        return self(member, (*path, name))
+
+
+class Problem(str):
+    """Where and how a value does not fit, worded for the user (the string) and for
+    widening the schema (``path``, the value's JSON ``kind``, whether the place is a
+    choice of variants or a date-time)."""
+
+    path: tuple
+    kind: str
+    variants: bool
+    date_time: bool
+
+    def __new__(
+        cls, text: str, path: tuple, kind: str, *, variants: bool = False, date_time: bool = False
+    ) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.path, problem.kind = path, kind
+        problem.variants, problem.date_time = variants, date_time
+        return problem
+
+
+def shown(path: tuple) -> str:
+    """``("location", "lines", 0)`` -> ``location.lines[0]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 # What each JSON type may be, in msgspec's strict terms (a bool is no integer).
@@ -153,6 +201,12 @@ _MSGSPEC_TYPES: dict[str, tuple[Any, ...]] = {
     "array": (list,),
     "null": (type(None),),
 }
+
+
+def _struct_name(name: str) -> bool:
+    """msgspec takes any field name but those with a backslash, a quote or a control
+    character (an attribute Klaviyo sends beyond the spec may have one)."""
+    return not any(c in '\\"' or ord(c) < 32 for c in name)
 
 
 def plain_struct(plain_kinds: dict[str, frozenset[str] | None]) -> type | None:
@@ -174,34 +228,3 @@ def plain_struct(plain_kinds: dict[str, frozenset[str] | None]) -> type | None:
 
 def compile_checker(schema: dict[str, Any]) -> Checker:
     return Checker(schema)
-
-
-class RecordCheck:
-    """A record fits its stream's schema, and its replication key is in the one
-    canonical form (the SDK compares bookmarks as strings); else a one-line error."""
-
-    def __init__(self, stream: str, schema: dict[str, Any], id_field: str, key: str | None):
-        self.stream = stream
-        self.checker = compile_checker(schema)
-        self.id_field = id_field
-        self.key = key
-
-    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        problem = self.checker(row, "")
-        if problem:
-            raise KlaviyoError(
-                f"Stream '{self.stream}': record {row.get(self.id_field)!r} does not fit the "
-                f"schema: {problem}."
-            )
-        key = self.key
-        value = row.get(key) if key else None
-        if isinstance(value, str) and not is_canonical(value):
-            try:
-                moment = parse_datetime(value)
-            except ValueError:
-                raise KlaviyoError(
-                    f"Stream '{self.stream}': record {row.get(self.id_field)!r} has `{key}` "
-                    f"{value!r}, which is not a date-time."
-                ) from None
-            row[key] = utc_iso(moment)  # type: ignore[index]
-        return row

@@ -163,14 +163,6 @@ class ReportingStream(KlaviyoStream):
             again=again,
         )
 
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        problem = self.record_check.checker(row, "")
-        if problem:
-            raise KlaviyoError(
-                f"Stream '{self.name}': a record does not fit the schema: {problem}."
-            )
-        return row
-
 
 def integration_name(metric: dict[str, Any]) -> str:
     integration = metric.get("integration")
