@@ -132,7 +132,7 @@ def tap() -> TapKlaviyo:
 def sim() -> Iterator[Any]:
     from klaviyo_sim import KlaviyoSimulator
 
-    with KlaviyoSimulator(seed=0) as simulator:
+    with KlaviyoSimulator(seed=0, reality=True) as simulator:
         yield simulator
 
 
@@ -151,7 +151,7 @@ def bulk_sim() -> Iterator[Any]:
     started: list[Any] = []
 
     def start(**sizes: int) -> Any:
-        simulator = KlaviyoSimulator(data=SimData.bulk(**sizes)).start()
+        simulator = KlaviyoSimulator(data=SimData.bulk(**sizes), reality=True).start()
         started.append(simulator)
         return simulator
 

@@ -11,6 +11,7 @@ from tests.conftest import run_tap
 CATALOG_STREAMS = [
     "catalog_items",
     "catalog_variants",
+    "catalog_item_variants",
     "catalog_categories",
     "catalog_item_categories",
 ]
@@ -33,9 +34,25 @@ def test_items_variants_categories_and_their_pairs(
         # Full table, but Klaviyo's `updated` stays in the record.
         assert record["updated"] == items[record["id"]]["attributes"]["updated"]
     assert_ids_once(run, "catalog_variants", sim.data.ids("catalog-variant"))
-    for record in run.records["catalog_variants"]:
-        ((_, item),) = sim.data.targets("catalog-variant", record["id"], "item")
-        assert record["item_id"] == item
+    # Klaviyo sends a variant's `item` as links only (klaviyo_sim README, reality layer):
+    # the column stays empty, and the pair table says which item a variant belongs to.
+    assert {record.get("item_id") for record in run.records["catalog_variants"]} == {None}
+    variants = {
+        (item, variant)
+        for variant in sim.data.ids("catalog-variant")
+        for _, item in sim.data.targets("catalog-variant", variant, "item")
+    }
+    assert len(variants) == len(sim.data.ids("catalog-variant"))
+    variant_pairs = [(r["item_id"], r["variant_id"]) for r in run.records["catalog_item_variants"]]
+    assert len(variant_pairs) == len(set(variant_pairs)) and set(variant_pairs) == variants
+    # The pairs cost no request of their own: the items' pages include them.
+    item_pages = [r for r in sim.requests if r.path == "/api/catalog-items"]
+    assert item_pages and all(r.query.get("include") == ["variants"] for r in item_pages)
+    assert not [
+        r
+        for r in sim.requests
+        if "/variants" in r.path or "/relationships/" in r.path and "/catalog-items/" in r.path
+    ]
     assert_ids_once(run, "catalog_categories", sim.data.ids("catalog-category"))
 
     expected = {

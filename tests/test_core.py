@@ -10,7 +10,7 @@ from tap_klaviyo.tap import TapKlaviyo
 
 # The standard suite builds its config when the class is made, so the simulator
 # starts at import and lives (on a daemon thread) for the whole session.
-SIMULATOR = KlaviyoSimulator(seed=0).start()
+SIMULATOR = KlaviyoSimulator(seed=0, reality=True).start()
 
 
 class TapKlaviyoWithoutReports(TapKlaviyo):

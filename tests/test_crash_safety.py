@@ -23,7 +23,7 @@ RUNS = 20
 @pytest.fixture(scope="module")
 def crash_sim() -> Iterator[KlaviyoSimulator]:
     data = SimData.bulk(events=5000, profiles=1500)
-    with KlaviyoSimulator(data=data, latency=0.005) as simulator:
+    with KlaviyoSimulator(data=data, latency=0.005, reality=True) as simulator:
         yield simulator
 
 

@@ -157,7 +157,9 @@ def worker_pids(pid: int) -> list[int]:
 def test_worker_processes_end_with_a_killed_tap(write_json: Any) -> None:
     from klaviyo_sim import KlaviyoSimulator, SimData
 
-    with KlaviyoSimulator(data=SimData.bulk(events=20_000, profiles=10), latency=0.2) as sim:
+    with KlaviyoSimulator(
+        data=SimData.bulk(events=20_000, profiles=10), latency=0.2, reality=True
+    ) as sim:
         config = {"api_key": sim.api_key, "api_url": sim.url, "render_processes": 2}
         catalog = catalog_for(config, ["events"])
         command = [sys.executable, "-m", "tap_klaviyo.tap"]

@@ -89,7 +89,7 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> Wall:
 
 @pytest.fixture
 def rsim(clock: VirtualClock, wall: Wall) -> Iterator[KlaviyoSimulator]:
-    with KlaviyoSimulator(seed=0, rate_limits=True, clock=clock) as simulator:
+    with KlaviyoSimulator(seed=0, rate_limits=True, clock=clock, reality=True) as simulator:
         yield simulator
 
 

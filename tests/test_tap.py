@@ -68,7 +68,7 @@ def test_parallel_streams_interleave_valid_singer_output(write_json: Any) -> Non
     from tests.conftest import TapRun
 
     # Latency keeps several streams in flight at once, so their output interleaves.
-    with KlaviyoSimulator(latency=0.02) as slow:
+    with KlaviyoSimulator(latency=0.02, reality=True) as slow:
         config = {"api_key": slow.api_key, "api_url": slow.url, "parallel_streams": 4}
         result = run_cli(["--config", str(write_json("config.json", config))], timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

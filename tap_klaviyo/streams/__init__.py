@@ -12,6 +12,7 @@ from tap_klaviyo.streams.catalogs import (
     CatalogCategoriesStream,
     CatalogItemCategoriesStream,
     CatalogItemsStream,
+    CatalogItemVariantsStream,
     CatalogVariantsStream,
 )
 from tap_klaviyo.streams.coupons import CouponCodesStream, CouponsStream
@@ -70,6 +71,7 @@ STREAM_TYPES = [
     CouponCodesStream,
     CatalogItemsStream,
     CatalogVariantsStream,
+    CatalogItemVariantsStream,
     CatalogCategoriesStream,
     CatalogItemCategoriesStream,
     FormsStream,

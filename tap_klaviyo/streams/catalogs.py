@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
+from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream, RelatedIdsStream
 
 
 class CatalogItemsStream(KlaviyoStream):
     # Full table: the endpoint neither filters nor sorts on `updated` (the column is kept).
     name = "catalog_items"
     path = "/api/catalog-items"
+    child_key = "item_id"
 
 
 class CatalogVariantsStream(KlaviyoStream):
+    """Klaviyo sends each variant's `item` relationship as links only (no `data`), so
+    `item_id` is empty on real data: `catalog_item_variants` pairs them."""
+
     name = "catalog_variants"
     path = "/api/catalog-variants"
+
+
+class CatalogItemVariantsStream(RelatedIdsStream):
+    """(item, variant) pairs from the items' `include=variants`: no request of its own."""
+
+    name = "catalog_item_variants"
+    parent_stream_type = CatalogItemsStream
+    parent_key = "item_id"
+    relationship = "variants"
 
 
 class CatalogCategoriesStream(KlaviyoStream):

@@ -72,7 +72,7 @@ def session_sim() -> Iterator[Any]:
     """The simulator with its default seeded data, for tests that only read."""
     from klaviyo_sim import KlaviyoSimulator
 
-    with KlaviyoSimulator(seed=0) as sim:
+    with KlaviyoSimulator(seed=0, reality=True) as sim:
         yield sim
 
 
@@ -81,7 +81,7 @@ def fresh_sim() -> Iterator[Any]:
     """A simulator of its own, for tests that add, update or delete data between runs."""
     from klaviyo_sim import KlaviyoSimulator
 
-    with KlaviyoSimulator(seed=0) as sim:
+    with KlaviyoSimulator(seed=0, reality=True) as sim:
         yield sim
 
 

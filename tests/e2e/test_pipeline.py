@@ -77,7 +77,7 @@ def tap_row_counts(sim: Any, tmp_path: Path, catalog: dict[str, Any], streams: s
     simulator of its own with the same seed (same data, a fresh rate-limit budget)."""
     from klaviyo_sim import KlaviyoSimulator
 
-    with KlaviyoSimulator(seed=sim.seed) as twin:
+    with KlaviyoSimulator(seed=sim.seed, reality=True) as twin:
         return _tap_row_counts(twin, tmp_path, catalog, streams)
 
 
