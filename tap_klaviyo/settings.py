@@ -84,7 +84,7 @@ class Settings:
     parallel_streams: int = 4
     emit_activate_version_messages: bool = False
     max_retry_after_seconds: int = 600
-    events_lookback_window_days: float = 3
+    events_lookback_window_days: float = 7
     event_metric_ids: tuple[str, ...] = ()
     profiles_additional_fields: tuple[str, ...] = ()
     ignore_forbidden_streams: bool = False
@@ -267,7 +267,8 @@ def config_schema() -> dict[str, Any]:
             default=_default("events_lookback_window_days"),
             title="Events look-back (days)",
             description="Each run re-reads this many days of events before the bookmark, "
-            "because Klaviyo can surface events days after their datetime.",
+            "because Klaviyo surfaces events days after their datetime (more than 4 days "
+            "late has been seen) and attribution settles within 5 days by default.",
         ),
         th.Property(
             "event_metric_ids",
