@@ -18,7 +18,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tap_klaviyo.client import KlaviyoStream, RelatedIdsStream  # noqa: E402
+from tap_klaviyo.client import KlaviyoStream  # noqa: E402
+from tap_klaviyo.pairs import RelatedIdsStream  # noqa: E402
 from tap_klaviyo.streams import STREAM_TYPES  # noqa: E402
 from tap_klaviyo.tap import TapKlaviyo  # noqa: E402
 

@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tap_klaviyo import spec as extract  # noqa: E402
-from tap_klaviyo.client import RelatedIdsStream, snake  # noqa: E402
+from tap_klaviyo.pairs import RelatedIdsStream  # noqa: E402
 from tap_klaviyo.streams import STREAM_TYPES  # noqa: E402
+from tap_klaviyo.transport.jsonapi import snake  # noqa: E402
 
 DEFAULT_SPEC = ROOT.parent / "shared" / "klaviyo-openapi" / "stable.json"
 SCHEMA_DIR = ROOT / "tap_klaviyo" / "schemas"

@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import requests
-from singer_sdk import RESTStream, Stream
+from singer_sdk import RESTStream
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
@@ -24,6 +24,7 @@ from singer_sdk.singerlib import SchemaMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
+from tap_klaviyo.pairs import RelatedIdsStream
 from tap_klaviyo.read.bounds import run_end, run_start, saved_bookmark
 from tap_klaviyo.read.pages import KlaviyoPaginator
 from tap_klaviyo.read.query import Query
@@ -31,7 +32,7 @@ from tap_klaviyo.read.reader import Reader
 from tap_klaviyo.sdk import SdkStreamHooks
 from tap_klaviyo.settings import Settings
 from tap_klaviyo.transport.http import Endpoint, HttpClient
-from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, related_ids, snake
+from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, related_ids
 from tap_klaviyo.transport.ratelimit import limiter_for
 from tap_klaviyo.write.lines import LeanWriter
 from tap_klaviyo.write.paths import Output, OutputFacts, choose_output
@@ -235,13 +236,21 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
         return child
 
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
-        reader = self.__dict__.pop("reader", None)
-        if reader is not None:
-            reader.close()
+        self.release_workers()
         self.send_pending_version()
         super().finalize_state_progress_markers(state)
 
     # ---- what the engine asks of the stream ------------------------------------------
+
+    def release_workers(self) -> None:
+        """End the threads fetching for this stream and its children (a finished or a
+        stopped sync)."""
+        reader = self.__dict__.pop("reader", None)
+        if reader is not None:
+            reader.close()
+        for child in self.child_streams:
+            if isinstance(child, KlaviyoStream):
+                child.release_workers()
 
     def static_params(self) -> dict[str, str]:
         """Query parameters every request of the stream carries, e.g. additional-fields."""
@@ -393,39 +402,6 @@ class KlaviyoChildStream(KlaviyoStream):
             if key in properties:
                 row.setdefault(key, value)
         return super().post_process(row, context)
-
-
-class RelatedIdsStream(SdkStreamHooks, Stream):
-    """Pairs of (parent id, related id) taken from the parent's included relationship,
-    so the join table costs no request of its own.
-
-    Tagging a list, segment, campaign or flow does not move its `updated`, so while
-    a pair table is selected its parent is read in full (the SDK says so in its log):
-    every run then emits every parent's current pairs.
-    """
-
-    schema = StreamSchema(SchemaDirectory(schemas))
-    parent_key: ClassVar[str]
-    relationship: ClassVar[str]
-    ignore_parent_replication_key = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.primary_keys = (cls.parent_key, cls.related_key())
-        cls.state_partitioning_keys = [cls.parent_key]
-
-    @classmethod
-    def related_key(cls) -> str:
-        return f"{snake(cls.relationship).rstrip('s')}_id"
-
-    @property
-    def emit_activate_version_messages(self) -> bool:
-        return False
-
-    def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        context = context or {}
-        for related in context.get(f"{snake(self.relationship)}_ids", []):
-            yield {self.parent_key: context[self.parent_key], self.related_key(): related}
 
 
 def output_facts(stream: KlaviyoStream) -> OutputFacts:

@@ -69,6 +69,10 @@ class StreamRunner:
                             self.error = exc
                     self._stop.set(str(exc))
                     return
+                finally:
+                    release = getattr(stream, "release_workers", None)
+                    if release is not None:
+                        release()
         finally:
             with self._done:
                 self._running -= 1

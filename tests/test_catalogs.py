@@ -51,7 +51,7 @@ def test_items_variants_categories_and_their_pairs(
     assert not [
         r
         for r in sim.requests
-        if "/variants" in r.path or "/relationships/" in r.path and "/catalog-items/" in r.path
+        if "/variants" in r.path or ("/relationships/" in r.path and "/catalog-items/" in r.path)
     ]
     assert_ids_once(run, "catalog_categories", sim.data.ids("catalog-category"))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream, RelatedIdsStream
+from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
+from tap_klaviyo.pairs import RelatedIdsStream
 
 CHANNELS = ("email", "sms", "mobile_push")
 

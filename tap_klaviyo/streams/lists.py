@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream, RelatedIdsStream
+from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
+from tap_klaviyo.pairs import RelatedIdsStream
 
 
 class GroupMembersStream(KlaviyoChildStream):
