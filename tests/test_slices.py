@@ -154,13 +154,13 @@ def test_slices_start_where_the_first_piece_stops_and_tile_the_rest() -> None:
     list(api.reader(on_piece=pieces.append).pages(BASE, end))
     # The first piece reads TASK_PAGES pages; the second of the smallest key on the
     # last of them is read again by the slices, which cover the rest of the range
-    # without gaps or overlaps.
+    # without gaps or overlaps (each ending where its own pages set its cut).
     last_page_starts = parse_datetime(api.records[10 * (TASK_PAGES - 1)]["datetime"])
     assert pieces[0].low == BASE and pieces[0].cut == last_page_starts.replace(microsecond=0)
     slices = sorted(api.slices)
     assert slices[0][0] == pieces[0].cut
     assert slices[-1][1] == end
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(slices))
+    assert_pieces_tile(pieces, BASE, end)
 
 
 def test_keys_that_are_not_date_times_stop_the_stream() -> None:
@@ -523,3 +523,19 @@ def test_pages_known_whole_come_out_before_the_piece_is_read_and_survive_a_failu
     # second) came out, so the bookmark keeps them; the third waited for the fourth.
     assert [r["id"] for page in got for r in page] == [f"r{n:06d}" for n in range(10)]
     assert failing.is_set()
+
+
+@pytest.mark.parametrize("workers", [4, 16])
+def test_an_empty_stretch_costs_a_request_or_two(workers: int) -> None:
+    # Ten dense hours of five pages each, a month apart.
+    rng = random.Random(5)
+    stamps = [
+        BASE + timedelta(days=30 * burst, seconds=rng.randrange(3600))
+        for burst in range(10)
+        for _ in range(100)
+    ]
+    endpoint = Endpoint(stamps, 20)
+    pages = list(endpoint.reader(workers).pages(BASE, BASE + timedelta(days=300)))
+    assert sum(len(page) for page in pages) == len(stamps)
+    print(f"{workers} workers: {endpoint.requests} requests for 50 pages")
+    assert endpoint.requests <= 50 + 3 * 10

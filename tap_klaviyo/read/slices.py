@@ -48,6 +48,9 @@ SLICE_PAGES = 3
 # finishes in one task, and a task's pages always fit in its piece's feed.
 TASK_PAGES = SLICE_PAGES + 1
 SECOND = timedelta(seconds=1)
+# Slices are planned this many times as far ahead as records are known to run
+# without a gap; the rest of a piece's range is one piece, read (and split) in turn.
+HORIZON = 2
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 
 Page = list[dict[str, Any]]
@@ -65,6 +68,8 @@ class Piece:
     high: datetime
     cut: datetime
     seq: int = 0  # 0 for a query's first piece, n for its n-th continuation
+    # How far back from ``low`` records are known to run without a gap.
+    known: timedelta = timedelta(0)
     token: Hashable | None = None
     # Read on through the cursor, never split: one second too big for a task.
     continued: bool = False
@@ -413,11 +418,24 @@ class _SliceRun:
                 followers += rest
             piece.cut = second_end
             return followers
-        # The rest of the range, in slices sized from the density these pages showed.
+        # How far back from the boundary records run without a gap: this piece's pages,
+        # and what its parent knew when the piece starts about where the records do.
+        own = boundary - floor
+        lead = floor - (floor if piece.low is None else whole_second(piece.low))
+        known = piece.known + lead + own if lead <= own else own
+        # Slices sized from the density these pages showed, planned only as far ahead
+        # as this density is known to last, times HORIZON: an empty stretch after it
+        # costs a request or two, and a long dense one is planned ever further ahead.
         size = slice_size(keyed, floor, boundary, self.reader.target_records)
-        slices = plan_slices(boundary, piece.cut, size, 2 * self.reader.workers)
+        horizon = min(piece.cut, boundary + HORIZON * known)
+        slices = plan_slices(boundary, horizon, size, 2 * self.reader.workers)
+        if horizon < piece.cut:
+            slices.append((horizon, piece.cut))
         piece.cut = boundary
-        return [Piece(low=low, high=high, cut=high) for low, high in slices]
+        return [
+            Piece(low=low, high=high, cut=high, known=known + (low - boundary))
+            for low, high in slices
+        ]
 
     @staticmethod
     def _continuation(piece: Piece, token: Hashable, cut: datetime) -> Piece:
