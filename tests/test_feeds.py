@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.read.feeds import Feed, FeedPool, Workers, in_order
+from tap_klaviyo.read.feeds import Feed, FeedPool, Schedule, Workers, in_order
 from tap_klaviyo.stopping import RunStopped, Stop
 
 
@@ -146,6 +146,38 @@ def test_in_order_stops_waiting_on_a_future_once_the_run_stops() -> None:
     threading.Timer(0.2, stop.set, args=("stopping",)).start()
     with pytest.raises(RunStopped):
         list(in_order([1], lambda item: never, depth=0, stop=stop))
+
+
+def test_a_schedule_hands_tasks_back_by_position_with_few_submitted() -> None:
+    ran: list[str] = []
+    lock = threading.Lock()
+
+    def run(task: str) -> None:
+        with lock:
+            ran.append(task)
+
+    def settled(count: int) -> list[str]:
+        deadline = time.monotonic() + 2
+        while len(ran) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # nothing more starts
+        return sorted(ran)
+
+    workers = Workers(2, "scheduled")
+    schedule: Schedule[str] = Schedule(workers, limit=2, run=run)
+    schedule.add([(5, "e"), (1, "a"), (3, "c")])
+    assert settled(2) == ["a", "c"]  # the earliest two; "e" waits for room
+    assert schedule.next() == "a"
+    schedule.add([(2, "b")])  # before "c", but no room yet
+    assert settled(2) == ["a", "c"]
+    schedule.done()  # done with "a": the earliest waiting starts
+    assert settled(3) == ["a", "b", "c"]
+    assert schedule.next() == "b"
+    assert schedule.next() == "c"  # the one the reader waits for is already submitted
+    assert schedule.next() == "e"  # over the limit, submitted because the reader waits
+    assert settled(4) == ["a", "b", "c", "e"]
+    assert schedule.next() is None
+    workers.close()
 
 
 def test_in_order_gives_results_in_item_order_with_markers_in_place() -> None:

@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tap_klaviyo.stopping import NEVER, Stop
 
@@ -87,6 +87,66 @@ class Workers:
             self.closed = True
             self._tasks.clear()
             self._cond.notify_all()
+
+
+class Schedule(Generic[T]):
+    """Tasks the reader takes back in the order of their positions, run by the workers
+    earliest first, so the one the reader waits for runs first. At most ``limit`` are
+    submitted and not yet done with (and always the one the reader waits for): memory
+    stays bounded whatever finishes first. A task's results must reach the reader
+    through something of its own (a feed)."""
+
+    def __init__(self, workers: Workers, limit: int, run: Callable[[T], None]) -> None:
+        self._workers = workers
+        self._limit = limit
+        self._run = run
+        self._lock = threading.Lock()
+        self._untaken: list[tuple[Any, int, T]] = []
+        self._unsent: list[tuple[Any, int, T]] = []
+        self._sent: set[int] = set()
+        self._open = 0
+        self._order = itertools.count()
+
+    def add(self, tasks: Iterable[tuple[Any, T]]) -> None:
+        """Tasks at their positions (from any thread)."""
+        with self._lock:
+            for position, task in tasks:
+                entry = (position, next(self._order), task)
+                heapq.heappush(self._untaken, entry)
+                heapq.heappush(self._unsent, entry)
+            while self._unsent and self._open < self._limit:
+                self._send(heapq.heappop(self._unsent))
+
+    def _send(self, entry: tuple[Any, int, T]) -> None:
+        position, number, task = entry
+        if number not in self._sent:
+            self._sent.add(number)
+            self._open += 1
+            self._workers.submit(position, lambda: self._run(task))
+
+    def next(self) -> T | None:
+        """The task whose results come next, submitted now if it was not yet; None once
+        every task added is taken."""
+        with self._lock:
+            if not self._untaken:
+                return None
+            entry = heapq.heappop(self._untaken)
+            self._send(entry)
+            return entry[2]
+
+    def done(self) -> None:
+        """The reader is done with the task ``next`` gave: another may start."""
+        with self._lock:
+            self._open -= 1
+        self.add(())
+
+    def close(self) -> list[T]:
+        """Forget every task not yet taken; returns them."""
+        with self._lock:
+            untaken = [task for _, _, task in self._untaken]
+            self._untaken.clear()
+            self._unsent.clear()
+            return untaken
 
 
 class Feed:

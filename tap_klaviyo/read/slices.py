@@ -22,9 +22,6 @@ page holds a key below the smallest key of a page before it.
 from __future__ import annotations
 
 import functools
-import heapq
-import itertools
-import threading
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
@@ -38,7 +35,7 @@ import requests
 
 from tap_klaviyo.dates import parse_datetime, whole_second
 from tap_klaviyo.errors import KlaviyoError
-from tap_klaviyo.read.feeds import Feed, Workers, in_order
+from tap_klaviyo.read.feeds import Feed, Schedule, Workers, in_order
 from tap_klaviyo.stopping import NEVER, Stop
 
 # Pages per slice: few enough that a dense stretch is spread over many workers,
@@ -76,7 +73,6 @@ class Piece:
     # The query's next-page tokens met so far, shared by its continuations.
     seen: set[Hashable] = field(default_factory=set)
     feed: Feed | None = None
-    submitted: bool = False
 
     @property
     def position(self) -> tuple[datetime, int]:
@@ -183,7 +179,7 @@ class SliceReader:
 
     def pages(self, start: datetime | None, end: datetime) -> Iterator[Any]:
         run = _SliceRun(self)
-        run.schedule.add([Piece(low=start, high=end, cut=end)])
+        run.add([Piece(low=start, high=end, cut=end)])
         try:
             ahead = self.render_ahead if self.render is not None else 0
             yield from in_order(run.items(), self._page, ahead, self.stop)
@@ -240,63 +236,6 @@ class SliceReader:
             ) from None
 
 
-class _Schedule:
-    """Every piece not yet read, in output order; at most ``limit`` of them submitted
-    to the workers (and always the one the reader waits for)."""
-
-    def __init__(self, limit: int, submit: Callable[[Piece], None], stop: Stop) -> None:
-        self._limit = limit
-        self._submit = submit
-        self._stop = stop
-        self._lock = threading.Lock()
-        self._unread: list[tuple[tuple[datetime, int], int, Piece]] = []
-        self._unsent: list[tuple[tuple[datetime, int], int, Piece]] = []
-        self._open = 0
-        self._order = itertools.count()
-        self.pieces = 0  # pieces ever made, for tests and logs
-
-    def add(self, pieces: list[Piece]) -> None:
-        with self._lock:
-            for piece in pieces:
-                piece.feed = Feed(TASK_PAGES + 1, self._stop)
-                entry = (piece.position, next(self._order), piece)
-                heapq.heappush(self._unread, entry)
-                heapq.heappush(self._unsent, entry)
-                self.pieces += 1
-            self._fill()
-
-    def _fill(self) -> None:
-        while self._unsent and self._open < self._limit:
-            self._send(heapq.heappop(self._unsent)[2])
-
-    def _send(self, piece: Piece) -> None:
-        if not piece.submitted:
-            piece.submitted = True
-            self._open += 1
-            self._submit(piece)
-
-    def next(self) -> Piece | None:
-        """The piece whose records come next, submitted now if it was not yet."""
-        with self._lock:
-            if not self._unread:
-                return None
-            piece = heapq.heappop(self._unread)[2]
-            self._send(piece)
-            return piece
-
-    def read(self, piece: Piece) -> None:
-        with self._lock:
-            self._open -= 1
-            self._fill()
-
-    def close(self) -> None:
-        with self._lock:
-            for _, _, piece in self._unread:
-                piece.feed.cancel()  # type: ignore[union-attr]
-            self._unread.clear()
-            self._unsent.clear()
-
-
 class _SliceRun:
     """One ``SliceReader.pages`` call: its workers, its pieces."""
 
@@ -304,20 +243,23 @@ class _SliceRun:
         self.reader = reader
         self.stop = reader.stop
         self.workers = Workers(reader.workers, f"{reader.stream}-window", reader.stop)
-        self.schedule = _Schedule(2 * reader.workers, self._submit, reader.stop)
+        self.schedule: Schedule[Piece] = Schedule(self.workers, 2 * reader.workers, self._run)
+
+    def add(self, pieces: list[Piece]) -> None:
+        for piece in pieces:
+            piece.feed = Feed(TASK_PAGES + 1, self.stop)
+        self.schedule.add((piece.position, piece) for piece in pieces)
 
     def close(self) -> None:
         self.workers.close()
-        self.schedule.close()
+        for piece in self.schedule.close():
+            piece.feed.cancel()  # type: ignore[union-attr]
 
     def items(self) -> Iterator[tuple[requests.Response, datetime | None, datetime, Any]]:
         """Each page to write, in key order: (response, low, high, cut or None)."""
         while (piece := self.schedule.next()) is not None:
             yield from piece.feed  # type: ignore[union-attr]
-            self.schedule.read(piece)
-
-    def _submit(self, piece: Piece) -> None:
-        self.workers.submit(piece.position, lambda: self._run(piece))
+            self.schedule.done()
 
     def _check(self) -> None:
         self.stop.check()
@@ -334,7 +276,7 @@ class _SliceRun:
                 self.reader.on_piece(piece)
             # The pieces after this one are known before its last page is handed over,
             # so the reader, done with this piece, finds them.
-            self.schedule.add(followers)
+            self.add(followers)
             for response, keys in held:
                 self._put(piece, response, keys)
             feed.finish()
