@@ -25,7 +25,6 @@ from tap_klaviyo.dates import parse_datetime, utc_iso
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.read.slices import SLICE_PAGES, TASK_PAGES, Piece, SliceReader, plan_slices
 from tap_klaviyo.stopping import RunStopped, Stop
-from tap_klaviyo.transport.jsonapi import next_link
 
 BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -115,7 +114,6 @@ class Api:
             workers=workers,
             target_records=self.page_size * 3,
             first_response=self.first_response,
-            next_token=next_link,
             follow=self.follow,
             decode=self.decode,
             **kwargs,
@@ -298,7 +296,6 @@ class Endpoint:
             workers=workers,
             target_records=self.page_size * SLICE_PAGES,
             first_response=self.first_response,
-            next_token=next_link,
             follow=self.follow,
             decode=Api.decode,
             **kwargs,
@@ -539,3 +536,23 @@ def test_an_empty_stretch_costs_a_request_or_two(workers: int) -> None:
     assert sum(len(page) for page in pages) == len(stamps)
     print(f"{workers} workers: {endpoint.requests} requests for 50 pages")
     assert endpoint.requests <= 50 + 3 * 10
+
+
+def test_a_cursor_that_leads_back_to_a_page_already_read_stops_the_stream() -> None:
+    api = Api([BASE + timedelta(minutes=n) for n in range(30)], page_size=2)
+    looping = "https://a.klaviyo.com/api/events?page%5Bcursor%5D=again"
+
+    def first(low: datetime | None, high: datetime) -> requests.Response:
+        response = api.page(low, high, 0)
+        body = msgspec.json.decode(response.content)
+        response._content = msgspec.json.encode({**body, "links": {"next": looping}})
+        return response
+
+    reader = api.reader()
+    reader.first_response = first
+    reader.follow = lambda link: first(None, BASE + timedelta(days=1))
+    with pytest.raises(KlaviyoError) as caught:
+        list(reader.pages(None, BASE + timedelta(days=1)))
+    assert str(caught.value) == (
+        f"Stream 'events': Klaviyo sent the same next page twice ({looping})."
+    )

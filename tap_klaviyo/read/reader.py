@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
@@ -136,8 +137,8 @@ class Reader:
             workers=self.workers,
             target_records=(self.query.operation.page_size_max or 100) * SLICE_PAGES,
             first_response=lambda low, high: self.send(self.first_request(context, low, high)),
-            next_token=self.next_token,
-            follow=lambda token: self.send(self.request_for(context, token, None)),
+            # The paginator's token for a link is its parsed URL (BaseHATEOASPaginator).
+            follow=lambda link: self.send(self.request_for(context, urlparse(link), None)),
             decode=self.decode,
             render=render[0] if render else None,
             render_ahead=render[1] if render else 0,

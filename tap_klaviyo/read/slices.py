@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from tap_klaviyo.dates import parse_datetime, whole_second
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.read.feeds import Feed, Schedule, Workers, in_order
 from tap_klaviyo.stopping import NEVER, Stop
+from tap_klaviyo.transport.jsonapi import next_link
 
 # Pages per slice: few enough that a dense stretch is spread over many workers,
 # enough that the last, part-full page of a slice is rare.
@@ -58,7 +59,7 @@ Fetched = tuple[requests.Response, list[datetime]]
 @dataclass(eq=False)
 class Piece:
     """Part of the run's range: the query [low, high), read from its first page or,
-    for a continuation, from ``token``; only records with keys before ``cut`` are
+    for a continuation, from ``link``; only records with keys before ``cut`` are
     its own (later ones belong to the pieces after it)."""
 
     low: datetime | None  # None: the query has no lower bound (the first piece)
@@ -67,11 +68,11 @@ class Piece:
     seq: int = 0  # 0 for a query's first piece, n for its n-th continuation
     # How far back from ``low`` records are known to run without a gap.
     known: timedelta = timedelta(0)
-    token: Hashable | None = None
+    link: str | None = None
     # Read on through the cursor, never split: one second too big for a task.
     continued: bool = False
-    # The query's next-page tokens met so far, shared by its continuations.
-    seen: set[Hashable] = field(default_factory=set)
+    # The query's next-page links met so far, shared by its continuations.
+    seen: set[str] = field(default_factory=set)
     feed: Feed | None = None
 
     @property
@@ -109,20 +110,30 @@ def slice_size(
     return timedelta(seconds=target_records * seconds / records)
 
 
+class _Links(msgspec.Struct, gc=False):
+    next: str | None = None
+
+
 @functools.cache
-def _keys_decoder(key: str) -> msgspec.json.Decoder:
-    """Reads only each resource's ``key`` (in its attributes, where a JSON:API record
-    keeps it, or beside them in an already flat record), skipping the rest."""
+def _page_decoder(key: str, typed: bool) -> msgspec.json.Decoder:
+    """Reads a page's ``links.next`` and each resource's ``key`` (in its attributes,
+    where a JSON:API record keeps it, or beside them in an already flat record),
+    skipping the rest; ``typed`` reads the keys as date-times (fast, strict)."""
+    value = (datetime | None if typed else Any) | msgspec.UnsetType
     attributes = msgspec.defstruct(
-        "KeyAttributes", [("value", Any, msgspec.UNSET)], rename={"value": key}, gc=False
+        "KeyAttributes", [("value", value, msgspec.UNSET)], rename={"value": key}, gc=False
     )
     resource = msgspec.defstruct(
         "KeyResource",
-        [("attributes", attributes | None, None), ("value", Any, msgspec.UNSET)],
+        [("attributes", attributes | None, None), ("value", value, msgspec.UNSET)],
         rename={"value": key},
         gc=False,
     )
-    page = msgspec.defstruct("KeyPage", [("data", list[resource] | None, None)], gc=False)
+    page = msgspec.defstruct(
+        "KeyPage",
+        [("data", list[resource] | None, None), ("links", _Links | None, None)],
+        gc=False,
+    )
     return msgspec.json.Decoder(page)
 
 
@@ -133,9 +144,14 @@ def _key_of(resource: Any) -> Any:
     return None if resource.value is msgspec.UNSET else resource.value
 
 
-def _shown(token: Any) -> str:
-    geturl = getattr(token, "geturl", None)
-    return geturl() if callable(geturl) else str(token)
+def _read_page(key: str, typed: bool, content: bytes) -> tuple[list[Any], str | None] | None:
+    try:
+        page = _page_decoder(key, typed).decode(content)
+    except msgspec.DecodeError:  # ValidationError included
+        return None
+    if page.data is None:
+        return None
+    return [_key_of(r) for r in page.data], (page.links.next if page.links else None) or None
 
 
 class _Closed(Exception):
@@ -154,9 +170,8 @@ class SliceReader:
         target_records: int,
         # The first page of the query [low, high).
         first_response: Callable[[datetime | None, datetime], requests.Response],
-        # Where a response's next page is (None: it was the last), and that page.
-        next_token: Callable[[requests.Response], Hashable | None],
-        follow: Callable[[Any], requests.Response],
+        # The page a response's ``links.next`` leads to.
+        follow: Callable[[str], requests.Response],
         decode: Callable[[requests.Response, datetime | None, datetime | None], Page],
         render: Callable[[requests.Response, datetime, datetime], Future[Any]] | None = None,
         render_ahead: int = 0,
@@ -169,7 +184,6 @@ class SliceReader:
         self.workers = max(1, workers)
         self.target_records = target_records
         self.first_response = first_response
-        self.next_token = next_token
         self.follow = follow
         self.decode = decode
         self.render = render
@@ -210,18 +224,23 @@ class SliceReader:
 
     # ---- on the workers ----------------------------------------------------------
 
-    def keys(self, response: requests.Response) -> list[datetime]:
-        """The page's keys as date-times; any other value stops the stream."""
-        try:
-            data = _keys_decoder(self.key).decode(response.content).data
-        except msgspec.DecodeError:  # ValidationError included
-            data = None
-        if data is None:
+    def read(self, response: requests.Response) -> tuple[list[datetime], str | None]:
+        """The page's keys as date-times (any other value stops the stream), and where
+        the next page is: both from one pass over the body."""
+        content = response.content
+        read = _read_page(self.key, True, content)
+        if read is not None and all(isinstance(key, datetime) for key in read[0]):
+            keys, link = read
+            return [k if k.tzinfo else k.replace(tzinfo=timezone.utc) for k in keys], link
+        # A key that is not a date-time, or a body not shaped as expected: read again,
+        # the slow way, to name what is wrong (or to accept what parse_datetime does).
+        read = _read_page(self.key, False, content)
+        if read is None:
             # Not the page of resources expected: decoding it names what is wrong.
             values = [r.get(self.key) for r in self.decode(response, None, None)]
-        else:
-            values = [_key_of(resource) for resource in data]
-        return [self._moment(value, values, n) for n, value in enumerate(values)]
+            read = values, next_link(response)
+        values, link = read
+        return [self._moment(value, values, n) for n, value in enumerate(values)], link
 
     def _moment(self, value: Any, values: list[Any], index: int) -> datetime:
         try:
@@ -270,8 +289,8 @@ class _SliceRun:
         feed = piece.feed
         assert feed is not None
         try:
-            fetched, held, token = self._fetch(piece)
-            followers = self._followers(piece, fetched, token)
+            fetched, held, link = self._fetch(piece)
+            followers = self._followers(piece, fetched, link)
             if self.reader.on_piece is not None:
                 self.reader.on_piece(piece)
             # The pieces after this one are known before its last page is handed over,
@@ -293,21 +312,21 @@ class _SliceRun:
         needs_cut = bool(keys) and max(keys) >= cut
         piece.feed.put((response, piece.low, piece.high, cut if needs_cut else None))  # type: ignore[union-attr]
 
-    def _fetch(self, piece: Piece) -> tuple[list[Fetched], list[Fetched], Hashable | None]:
+    def _fetch(self, piece: Piece) -> tuple[list[Fetched], list[Fetched], str | None]:
         """Up to TASK_PAGES pages of the piece: all of them, those not handed over yet
-        (their cut is known once the task is over), and the next page's token if the
+        (their cut is known once the task is over), and the next page's link if the
         piece has more."""
         reader = self.reader
         fetched: list[Fetched] = []
         held: list[Fetched] = []
-        token = piece.token
+        link = piece.link
         for _ in range(TASK_PAGES):
             self._check()
-            if token is None:
+            if link is None:
                 response = reader.first_response(piece.low, piece.high)
             else:
-                response = reader.follow(token)
-            keys = reader.keys(response)
+                response = reader.follow(link)
+            keys, link = reader.read(response)
             fetched.append((response, keys))
             held.append((response, keys))
             if piece.continued:
@@ -319,29 +338,25 @@ class _SliceRun:
                 starts = whole_second(min(keys))
                 while len(held) > 1 and (not held[0][1] or max(held[0][1]) < starts):
                     self._put(piece, *held.pop(0))
-            token = reader.next_token(response)
-            if token is None or (keys and min(keys) >= piece.cut):
+            if link is None or (keys and min(keys) >= piece.cut):
                 # The last page, or one past the cut: by the rule in the module's
                 # docstring no later page holds a key before it.
                 return fetched, held, None
-            if token in piece.seen:
+            if link in piece.seen:
                 # A cursor that leads back to a page already read would loop for ever.
                 raise KlaviyoError(
-                    f"Stream '{reader.stream}': Klaviyo sent the same next page twice "
-                    f"({_shown(token)})."
+                    f"Stream '{reader.stream}': Klaviyo sent the same next page twice ({link})."
                 )
-            piece.seen.add(token)
-        return fetched, held, token
+            piece.seen.add(link)
+        return fetched, held, link
 
-    def _followers(
-        self, piece: Piece, fetched: list[Fetched], token: Hashable | None
-    ) -> list[Piece]:
+    def _followers(self, piece: Piece, fetched: list[Fetched], link: str | None) -> list[Piece]:
         """The pieces that read what this task left (lowering ``piece.cut``)."""
-        if token is None:
+        if link is None:
             return []
         keyed = [keys for _, keys in fetched if keys]
         if piece.continued or not keyed:
-            return [self._continuation(piece, token, piece.cut)]
+            return [self._continuation(piece, link, piece.cut)]
         floor = whole_second(min(keyed[0]))
         if piece.low is not None:
             floor = max(floor, whole_second(piece.low))
@@ -355,7 +370,7 @@ class _SliceRun:
             # range is a new slice read in parallel.
             second_end = min(floor + SECOND, piece.cut)
             rest = [Piece(low=second_end, high=piece.cut, cut=piece.cut)]
-            followers = [self._continuation(piece, token, second_end)]
+            followers = [self._continuation(piece, link, second_end)]
             if second_end < piece.cut:
                 followers += rest
             piece.cut = second_end
@@ -380,13 +395,13 @@ class _SliceRun:
         ]
 
     @staticmethod
-    def _continuation(piece: Piece, token: Hashable, cut: datetime) -> Piece:
+    def _continuation(piece: Piece, link: str, cut: datetime) -> Piece:
         return Piece(
             low=piece.low,
             high=piece.high,
             cut=cut,
             seq=piece.seq + 1,
-            token=token,
+            link=link,
             continued=True,
             seen=piece.seen,
         )
