@@ -3,17 +3,19 @@ each piece cut again where its own pages show it holds more than a few pages.
 
 No density is trusted up front. The whole range [start, end) is the first piece. A
 task on a worker reads at most ``TASK_PAGES`` pages of one piece; a piece that has
-more pages after them is split where its last page read begins, the rest of its
-range cut into slices sized from the density its pages showed (each slice splits
-again if it is denser than that). A single second holding more records than a task
-reads (a bulk import) is read on its own, a task's pages at a time through the
-query's cursor, while everything after it goes on in parallel. An empty stretch
-costs one request: the page after it says where the records resume.
+more pages after them ends where its last page read begins, and the rest of its range
+is cut into slices sized from the density its pages showed (each slice splits again
+if it is denser than that), planned only twice as far ahead as records are known to
+run without a gap; the rest is one piece. A single second holding more records than a
+task reads (a bulk import) is read on its own, a task's pages at a time through the
+query's cursor, while everything after it goes on in parallel. An empty stretch costs
+a request or two: the first page of the piece after it says where records resume.
 
 Pieces never overlap and are handed to the reader in key order, so records come out
-in key order and the bookmark only ever covers pages already written. Workers take
-pieces in that order too, so the piece the reader waits for runs first; memory stays
-bounded by capping the pieces submitted but not yet read.
+in key order and the bookmark only ever covers pages already written; a page goes to
+the reader as soon as it is known to be whole. Workers take pieces in that order too,
+so the piece the reader waits for runs first; memory stays bounded by capping the
+pieces submitted but not yet read.
 
 Klaviyo can return a page's records slightly out of order. What this relies on: no
 page holds a key below the smallest key of a page before it.
@@ -50,9 +52,10 @@ SECOND = timedelta(seconds=1)
 # without a gap; the rest of a piece's range is one piece, read (and split) in turn.
 HORIZON = 2
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+_LONGEST = 10**6 * 86_400.0  # seconds: far longer than any run, far from overflowing
 
 Page = list[dict[str, Any]]
-# A fetched page: the response, its records' keys, their smallest and largest.
+# A fetched page: the response and its records' keys.
 Fetched = tuple[requests.Response, list[datetime]]
 
 
@@ -88,7 +91,7 @@ def plan_slices(
     ``count`` of them: the last takes the rest."""
     step = max(SECOND, timedelta(seconds=int(size.total_seconds())))
     slices = []
-    while len(slices) < count - 1 and low + step < high:
+    while len(slices) < count - 1 and step < high - low:
         slices.append((low, low + step))
         low += step
     slices.append((low, high))
@@ -107,7 +110,7 @@ def slice_size(
     page = max(len(keys) for keys in keyed)
     records = max(1, sum(min(count, page) for count in per_second.values()))
     seconds = (boundary - floor).total_seconds()
-    return timedelta(seconds=target_records * seconds / records)
+    return timedelta(seconds=min(target_records * seconds / records, _LONGEST))
 
 
 class _Links(msgspec.Struct, gc=False):
@@ -369,10 +372,9 @@ class _SliceRun:
             # becomes that second, read on through the cursor, while the rest of its
             # range is a new slice read in parallel.
             second_end = min(floor + SECOND, piece.cut)
-            rest = [Piece(low=second_end, high=piece.cut, cut=piece.cut)]
             followers = [self._continuation(piece, link, second_end)]
             if second_end < piece.cut:
-                followers += rest
+                followers.append(Piece(low=second_end, high=piece.cut, cut=piece.cut))
             piece.cut = second_end
             return followers
         # How far back from the boundary records run without a gap: this piece's pages,
@@ -384,7 +386,7 @@ class _SliceRun:
         # as this density is known to last, times HORIZON: an empty stretch after it
         # costs a request or two, and a long dense one is planned ever further ahead.
         size = slice_size(keyed, floor, boundary, self.reader.target_records)
-        horizon = min(piece.cut, boundary + HORIZON * known)
+        horizon = boundary + min(HORIZON * known, piece.cut - boundary)
         slices = plan_slices(boundary, horizon, size, 2 * self.reader.workers)
         if horizon < piece.cut:
             slices.append((horizon, piece.cut))
