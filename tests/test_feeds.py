@@ -130,6 +130,24 @@ def test_workers_are_daemon_threads_that_leave_when_the_run_stops() -> None:
     assert named("stoppable") == []
 
 
+def test_an_idle_worker_leaves_and_another_starts_when_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("tap_klaviyo.read.feeds._IDLE_EXIT_SECONDS", 0.1)
+    workers = Workers(2, "idle")  # never closed, as by a reader dropped part-way
+    ran = threading.Event()
+    workers.submit(0, ran.set)
+    assert ran.wait(2)
+    deadline = time.monotonic() + 2
+    while named("idle") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert named("idle") == []
+    again = threading.Event()
+    workers.submit(0, again.set)
+    assert again.wait(2)
+    workers.close()
+
+
 def test_a_reader_waiting_on_a_feed_stops_with_the_run() -> None:
     stop = Stop()
     feed = Feed(2, stop)

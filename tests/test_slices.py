@@ -306,8 +306,8 @@ class Endpoint:
         return sum(seen) / len(seen)
 
 
-def window_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("events-window")]
+def window_threads(stream: str = "events") -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(f"{stream}-window")]
 
 
 def assert_pieces_tile(pieces: list[Piece], start: datetime, end: datetime) -> None:
@@ -458,25 +458,29 @@ def stop_while_reading(attempt: int) -> None:
     endpoint = Endpoint([BASE + timedelta(seconds=7 * n) for n in range(20_000)], 10, stall=stall)
     outcome: list[BaseException | None] = []
 
+    # A stream of its own: no other test's threads are counted.
+    reader = endpoint.reader(4, stop=stop)
+    reader.stream = stream = f"stopped{attempt}"
+
     def consume() -> None:
         try:
-            for _ in endpoint.reader(4, stop=stop).pages(BASE, BASE + timedelta(days=3)):
+            for _ in reader.pages(BASE, BASE + timedelta(days=3)):
                 pass
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)
 
-    reader = threading.Thread(target=consume, name="consumer")
-    reader.start()
+    consumer = threading.Thread(target=consume, name="consumer")
+    consumer.start()
     time.sleep(0.05 + 0.02 * (attempt % 7))
     stop.set("the tap was told to stop")
-    reader.join(timeout=2)
-    assert not reader.is_alive()
+    consumer.join(timeout=2)
+    assert not consumer.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], RunStopped)
     deadline = time.monotonic() + 2
-    while window_threads() and time.monotonic() < deadline:
+    while window_threads(stream) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert window_threads() == []
+    assert window_threads(stream) == []
 
 
 def test_stopping_the_run_ends_the_reader_and_its_threads_promptly() -> None:

@@ -17,6 +17,7 @@ import heapq
 import itertools
 import queue
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -33,6 +34,8 @@ _DONE = object()
 _POLL_SECONDS = 0.1
 # How long an idle worker sleeps between looks at the stop signal.
 _IDLE_SECONDS = 0.25
+# How long a worker waits for a task before it leaves.
+_IDLE_EXIT_SECONDS = 10.0
 
 
 class Workers:
@@ -41,7 +44,8 @@ class Workers:
     Not concurrent.futures' ThreadPoolExecutor: its threads are joined at interpreter
     exit, so a stopped tap would wait there for a request or a backoff to end. These
     leave once closed or once the run stops; a task is expected to return soon after
-    either (it checks before each request)."""
+    either (it checks before each request). One idle for a while leaves too (a reader
+    dropped without being closed leaves no thread behind); another starts when needed."""
 
     def __init__(self, count: int, name: str, stop: Stop = NEVER) -> None:
         self._count = max(1, count)
@@ -51,6 +55,7 @@ class Workers:
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self._numbers = itertools.count()
         self._idle = 0
         self.closed = False
 
@@ -62,7 +67,7 @@ class Workers:
             heapq.heappush(self._tasks, (priority, next(self._order), task))
             if self._idle == 0 and len(self._threads) < self._count:
                 thread = threading.Thread(
-                    target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
+                    target=self._work, name=f"{self._name}_{next(self._numbers)}", daemon=True
                 )
                 self._threads.append(thread)
                 thread.start()
@@ -73,10 +78,14 @@ class Workers:
         while True:
             with self._cond:
                 self._idle += 1
+                idle_until = time.monotonic() + _IDLE_EXIT_SECONDS
                 while not self._tasks and not self.closed and not self._stop.is_set:
+                    if time.monotonic() > idle_until:
+                        break
                     self._cond.wait(_IDLE_SECONDS)
                 self._idle -= 1
-                if self.closed or self._stop.is_set:
+                if self.closed or self._stop.is_set or not self._tasks:
+                    self._threads.remove(threading.current_thread())
                     return
                 _, _, task = heapq.heappop(self._tasks)
             task()
