@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from tap_klaviyo.read.feeds import FeedPool, in_order
+from tap_klaviyo.read.feeds import Feed, FeedPool, Schedule, Workers, in_order
+from tap_klaviyo.stopping import RunStopped, Stop
 
 
 def producer(pages: int, produced: list[int], tag: str = "", delay: float = 0.0) -> Any:
@@ -84,13 +85,6 @@ def test_close_releases_blocked_producers() -> None:
     assert threading.active_count() < before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a feed taken and then abandoned by its reader is never cancelled: take() "
-    "removes it from the pool, so close() cannot reach it (tap_klaviyo/read/feeds.py:90-108); "
-    "its producer waits for ever and the process does not exit",
-)
 def test_a_taken_feed_the_reader_abandons_releases_its_producer() -> None:
     finished = threading.Event()
     pages_made = producer(1000, [])
@@ -115,6 +109,93 @@ def test_a_taken_feed_the_reader_abandons_releases_its_producer() -> None:
         # The producer would otherwise keep this test process from exiting.
         feed.cancel()
     assert stopped
+
+
+def named(prefix: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def test_workers_are_daemon_threads_that_leave_when_the_run_stops() -> None:
+    stop = Stop()
+    workers = Workers(3, "stoppable", stop)
+    ran = threading.Event()
+    for n in range(3):
+        workers.submit(n, ran.set)
+    assert ran.wait(2)
+    assert named("stoppable") and all(t.daemon for t in named("stoppable"))
+    stop.set("test")
+    deadline = time.monotonic() + 2
+    while named("stoppable") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert named("stoppable") == []
+
+
+def test_an_idle_worker_leaves_and_another_starts_when_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("tap_klaviyo.read.feeds._IDLE_EXIT_SECONDS", 0.1)
+    workers = Workers(2, "idle")  # never closed, as by a reader dropped part-way
+    ran = threading.Event()
+    workers.submit(0, ran.set)
+    assert ran.wait(2)
+    deadline = time.monotonic() + 2
+    while named("idle") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert named("idle") == []
+    again = threading.Event()
+    workers.submit(0, again.set)
+    assert again.wait(2)
+    workers.close()
+
+
+def test_a_reader_waiting_on_a_feed_stops_with_the_run() -> None:
+    stop = Stop()
+    feed = Feed(2, stop)
+    threading.Timer(0.2, stop.set, args=("tap told to stop",)).start()
+    with pytest.raises(RunStopped, match="tap told to stop"):
+        list(feed)
+    # The reader is gone: a producer's put gives up instead of waiting.
+    assert not feed.put(["late page"])
+
+
+def test_in_order_stops_waiting_on_a_future_once_the_run_stops() -> None:
+    stop = Stop()
+    never: Future[Any] = Future()
+    threading.Timer(0.2, stop.set, args=("stopping",)).start()
+    with pytest.raises(RunStopped):
+        list(in_order([1], lambda item: never, depth=0, stop=stop))
+
+
+def test_a_schedule_hands_tasks_back_by_position_with_few_submitted() -> None:
+    ran: list[str] = []
+    lock = threading.Lock()
+
+    def run(task: str) -> None:
+        with lock:
+            ran.append(task)
+
+    def settled(count: int) -> list[str]:
+        deadline = time.monotonic() + 2
+        while len(ran) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # nothing more starts
+        return sorted(ran)
+
+    workers = Workers(2, "scheduled")
+    schedule: Schedule[str] = Schedule(workers, limit=2, run=run)
+    schedule.add([(5, "e"), (1, "a"), (3, "c")])
+    assert settled(2) == ["a", "c"]  # the earliest two; "e" waits for room
+    assert schedule.next() == "a"
+    schedule.add([(2, "b")])  # before "c", but no room yet
+    assert settled(2) == ["a", "c"]
+    schedule.done()  # done with "a": the earliest waiting starts
+    assert settled(3) == ["a", "b", "c"]
+    assert schedule.next() == "b"
+    assert schedule.next() == "c"  # the one the reader waits for is already submitted
+    assert schedule.next() == "e"  # over the limit, submitted because the reader waits
+    assert settled(4) == ["a", "b", "c", "e"]
+    assert schedule.next() is None
+    workers.close()
 
 
 def test_in_order_gives_results_in_item_order_with_markers_in_place() -> None:
@@ -143,6 +224,22 @@ def test_in_order_waits_on_futures_that_finish_out_of_order() -> None:
             depth=3,
         )
         assert list(results) == ["slow", "fast", "mid"]
+
+
+def test_in_order_gives_the_results_under_way_before_an_error_of_the_items() -> None:
+    def items() -> Any:
+        yield from range(3)
+        raise RuntimeError("the feed failed")
+
+    def start(item: int) -> Future[int]:
+        done: Future[int] = Future()
+        done.set_result(item * 10)
+        return done
+
+    results = in_order(items(), start, depth=5)
+    assert [next(results) for _ in range(3)] == [0, 10, 20]
+    with pytest.raises(RuntimeError, match="the feed failed"):
+        next(results)
 
 
 def test_in_order_starts_at_most_depth_items_ahead() -> None:

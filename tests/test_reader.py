@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -24,6 +25,7 @@ from tap_klaviyo.read.pages import KlaviyoPaginator
 from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.reader import Reader
 from tap_klaviyo.spec import Operation
+from tap_klaviyo.stopping import RunStopped, Stop
 
 URL = "https://a.klaviyo.com/api/things"
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -305,3 +307,26 @@ def test_time_slices_read_every_record_once_in_order() -> None:
     assert ids(pages) == api.ids()
     # Slices went out on worker threads, several of them at once.
     assert len({name for name in api.threads if name.startswith("things-window")}) > 1
+
+
+def test_time_slices_stop_with_the_run() -> None:
+    api = Api(things(240))
+    stop = Stop()
+
+    def stall(query: dict[str, str], number: int) -> KlaviyoAPIError | None:
+        if number > 2:
+            stop.wait(30)  # as the HTTP client's backoff does: given up once the run stops
+            raise RunStopped(stop.reason)
+        return None
+
+    api.refuse = stall
+    read = reader(api, parallel_slices=True, workers=4, stop=stop)
+    threading.Timer(0.2, stop.set, args=("the tap was told to stop",)).start()
+    with pytest.raises(RunStopped, match="told to stop"):
+        list(read.pages(None, Bounds()))
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and any(
+        t.name.startswith("things-window") for t in threading.enumerate()
+    ):
+        time.sleep(0.02)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("things-window")]

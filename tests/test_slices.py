@@ -3,12 +3,17 @@ handed out in key order."""
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import random
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import msgspec
 import pytest
@@ -18,9 +23,8 @@ from hypothesis import strategies as st
 
 from tap_klaviyo.dates import parse_datetime, utc_iso
 from tap_klaviyo.errors import KlaviyoError
-from tap_klaviyo.read.pages import Produce
-from tap_klaviyo.read.slices import SlicePlanner, SliceReader
-from tap_klaviyo.transport.jsonapi import next_link
+from tap_klaviyo.read.slices import SLICE_PAGES, TASK_PAGES, Piece, SliceReader, plan_slices
+from tap_klaviyo.stopping import RunStopped, Stop
 
 BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -29,25 +33,27 @@ BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 @given(
     start_offset=st.integers(0, 10**6),
     length=st.integers(1, 10**6),
-    target=st.integers(1, 10_000),
-    density=st.one_of(st.none(), st.floats(1e-6, 1e4)),
-    observations=st.lists(st.integers(0, 50_000), max_size=30),
+    size=st.one_of(st.floats(0, 10**6), st.floats(0, 10**11)),
+    count=st.integers(1, 40),
+    micros=st.integers(0, 999_999),
 )
-def test_windows_tile_the_range_without_gaps_or_overlaps(
-    start_offset: int, length: int, target: int, density: float | None, observations: list[int]
+def test_slices_tile_the_range_without_gaps_or_overlaps(
+    start_offset: int, length: int, size: float, count: int, micros: int
 ) -> None:
-    start = BASE + timedelta(seconds=start_offset, microseconds=start_offset % 7)
-    end = start + timedelta(seconds=length)
-    planner = SlicePlanner(start, end, target_records=target, density=density)
-    cursor = start.replace(microsecond=0)
-    counts = iter(observations)
-    while planner.has_more():
-        low, high = planner.next_slice()
+    start = BASE + timedelta(seconds=start_offset)
+    end = start + timedelta(seconds=length, microseconds=micros)
+    slices = plan_slices(start, end, timedelta(seconds=size), count)
+    assert 1 <= len(slices) <= count
+    cursor = start
+    for low, high in slices:
         assert low == cursor and low < high <= end
         assert high == end or high.microsecond == 0
-        planner.observe(low, high, next(counts, 0))
         cursor = high
     assert cursor == end
+    # Every slice but the last has the size asked for, in whole seconds.
+    assert {high - low for low, high in slices[:-1]} <= {
+        max(timedelta(seconds=1), timedelta(seconds=int(size)))
+    }
 
 
 class Api:
@@ -58,7 +64,12 @@ class Api:
         ordered = sorted(stamps)
         self.records = [{"id": f"r{i}", "datetime": utc_iso(s)} for i, s in enumerate(ordered)]
         self.page_size = page_size
-        self.slices: list[tuple[datetime, datetime]] = []
+        # Every query's bounds; those after the first are the slices.
+        self.queries: list[tuple[datetime | None, datetime]] = []
+
+    @property
+    def slices(self) -> list[tuple[datetime | None, datetime]]:
+        return self.queries[1:]
 
     def page(self, low: datetime | None, high: datetime, number: int) -> requests.Response:
         inside = [
@@ -72,29 +83,23 @@ class Api:
         response = requests.Response()
         response.status_code = 200
         response.url = "https://a.klaviyo.com/api/events"
+        bounds = {"low": utc_iso(low) if low else "", "high": utc_iso(high), "page": number + 1}
         response._content = msgspec.json.encode(
             {
                 "data": inside[number * size : (number + 1) * size],
-                "links": {"next": f"{response.url}?page={number + 1}" if more else None},
+                "links": {"next": f"{response.url}?{urlencode(bounds)}" if more else None},
             }
         )
         return response
 
     def first_response(self, low: datetime | None, high: datetime) -> requests.Response:
+        self.queries.append((low, high))
         return self.page(low, high, 0)
 
-    def slice_feed(self, low: datetime, high: datetime) -> Produce:
-        self.slices.append((low, high))
-
-        def produce(put: Callable[[Any], bool]) -> None:
-            number = 0
-            while True:
-                response = self.page(low, high, number)
-                if not put((response, low, high)) or not next_link(response):
-                    return
-                number += 1
-
-        return produce
+    def follow(self, link: str) -> requests.Response:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+        low = parse_datetime(query["low"]) if query.get("low") else None
+        return self.page(low, parse_datetime(query["high"]), int(query["page"]))
 
     @staticmethod
     def decode(
@@ -109,7 +114,7 @@ class Api:
             workers=workers,
             target_records=self.page_size * 3,
             first_response=self.first_response,
-            slice_feed=self.slice_feed,
+            follow=self.follow,
             decode=self.decode,
             **kwargs,
         )
@@ -139,17 +144,21 @@ def test_one_page_of_records_is_read_without_slices() -> None:
     assert api.slices == []
 
 
-def test_slices_start_where_the_first_page_stops_and_tile_the_rest() -> None:
+def test_slices_start_where_the_first_piece_stops_and_tile_the_rest() -> None:
     stamps = [BASE + timedelta(minutes=10 * m, microseconds=500) for m in range(200)]
     api = Api(stamps, page_size=10)
     end = BASE + timedelta(days=3)
-    list(api.reader().pages(BASE, end))
-    # The first page's last second is read again by the slices, which cover the rest
-    # of the range without gaps or overlaps.
-    last_of_first_page = parse_datetime(api.records[9]["datetime"]).replace(microsecond=0)
-    assert api.slices[0][0] == last_of_first_page
-    assert api.slices[-1][1] == end
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(api.slices))
+    pieces: list[Piece] = []
+    list(api.reader(on_piece=pieces.append).pages(BASE, end))
+    # The first piece reads TASK_PAGES pages; the second of the smallest key on the
+    # last of them is read again by the slices, which cover the rest of the range
+    # without gaps or overlaps (each ending where its own pages set its cut).
+    last_page_starts = parse_datetime(api.records[10 * (TASK_PAGES - 1)]["datetime"])
+    assert pieces[0].low == BASE and pieces[0].cut == last_page_starts.replace(microsecond=0)
+    slices = sorted(api.slices)
+    assert slices[0][0] == pieces[0].cut
+    assert slices[-1][1] == end
+    assert_pieces_tile(pieces, BASE, end)
 
 
 def test_keys_that_are_not_date_times_stop_the_stream() -> None:
@@ -181,10 +190,14 @@ def test_rendered_pages_come_back_in_order_from_the_render_function() -> None:
         return done
 
     pages = list(api.reader(render=render, render_ahead=4).pages(BASE, end))
-    # The first page is decoded in place; every slice's page went to the renderer.
-    ids = [r["id"] for r in pages[0]] + [i for page in pages[1:] for i in page]
+    # Whole pages go to the renderer with their query's bounds; a page holding records
+    # past its piece's cut is decoded in place (a list of records, not of ids).
+    ids = [r if isinstance(r, str) else r["id"] for page in pages for r in page]
     assert ids == [r["id"] for r in api.records]
-    assert set(asked) == set(api.slices)
+    assert set(asked) <= set(api.queries)
+    decoded_here = [page for page in pages if any(isinstance(r, dict) for r in page)]
+    assert len(asked) == len(pages) - len(decoded_here)
+    assert len(decoded_here) <= 2
 
 
 def test_a_dead_render_process_stops_the_stream_in_one_line() -> None:
@@ -200,4 +213,350 @@ def test_a_dead_render_process_stops_the_stream_in_one_line() -> None:
     assert str(caught.value) == (
         "Stream 'events': a worker process rendering its records stopped unexpectedly "
         "(out of memory?); set render_processes to 0 to render them in the tap's own process."
+    )
+
+
+# ---- adaptive pieces against an endpoint that behaves like Klaviyo's -------------------
+
+
+class Endpoint:
+    """A sorted collection served as Klaviyo serves a sorted query bounded by
+    greater-or-equal/less-than: ``page_size`` records a page, then a cursor. With
+    ``shuffle`` each page's records come slightly out of order (within the page).
+    Counts the requests in flight each time one starts."""
+
+    def __init__(
+        self,
+        stamps: list[datetime],
+        page_size: int,
+        *,
+        latency: float = 0.0,
+        shuffle: bool = False,
+        stall: Callable[[int], None] | None = None,
+    ) -> None:
+        self.keys = sorted(stamps)
+        self.records = [
+            {"id": f"r{n:06d}", "datetime": utc_iso(s)} for n, s in enumerate(self.keys)
+        ]
+        self.page_size = page_size
+        self.latency = latency
+        self.shuffle = shuffle
+        self.stall = stall
+        self.queries: list[tuple[datetime | None, datetime]] = []
+        self.requests = 0
+        self.in_flight = 0
+        self.seen_in_flight: list[int] = []
+        self._lock = threading.Lock()
+
+    def _serve(self, low: datetime | None, high: datetime, offset: int) -> requests.Response:
+        with self._lock:
+            self.requests += 1
+            number = self.requests
+            self.in_flight += 1
+            self.seen_in_flight.append(self.in_flight)
+        try:
+            if self.stall is not None:
+                self.stall(number)
+            if self.latency:
+                time.sleep(self.latency)
+            first = bisect.bisect_left(self.keys, low) if low is not None else 0
+            last = bisect.bisect_left(self.keys, high)
+            begin = first + offset
+            page = self.records[begin : min(begin + self.page_size, last)]
+            if self.shuffle:
+                page = random.Random(begin).sample(page, len(page))
+            following = None
+            if begin + self.page_size < last:
+                cursor = {"low": utc_iso(low) if low else "", "high": utc_iso(high)}
+                cursor["offset"] = str(offset + self.page_size)
+                following = f"https://a.klaviyo.com/api/events?{urlencode(cursor)}"
+            response = requests.Response()
+            response.status_code = 200
+            response.url = "https://a.klaviyo.com/api/events"
+            response._content = msgspec.json.encode({"data": page, "links": {"next": following}})
+            return response
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def first_response(self, low: datetime | None, high: datetime) -> requests.Response:
+        with self._lock:
+            self.queries.append((low, high))
+        return self._serve(low, high, 0)
+
+    def follow(self, link: str) -> requests.Response:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+        low = parse_datetime(query["low"]) if query.get("low") else None
+        return self._serve(low, parse_datetime(query["high"]), int(query["offset"]))
+
+    def reader(self, workers: int, **kwargs: Any) -> SliceReader:
+        return SliceReader(
+            stream="events",
+            key="datetime",
+            workers=workers,
+            target_records=self.page_size * SLICE_PAGES,
+            first_response=self.first_response,
+            follow=self.follow,
+            decode=Api.decode,
+            **kwargs,
+        )
+
+    def mean_in_flight(self, skip: int) -> float:
+        seen = self.seen_in_flight[skip:]
+        return sum(seen) / len(seen)
+
+
+def window_threads(stream: str = "events") -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(f"{stream}-window")]
+
+
+def assert_pieces_tile(pieces: list[Piece], start: datetime, end: datetime) -> None:
+    """Each query's first piece, with the cut its pages set, covers its own stretch of
+    [start, end); a continuation reads on within its first piece's stretch."""
+    first = sorted((p for p in pieces if p.seq == 0), key=lambda p: p.position)
+    edges = [(p.low or start, p.cut) for p in first]
+    assert edges[0][0] == start and edges[-1][1] == end
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(edges))
+    owners = {(p.low, p.high): p.cut for p in first}
+    for piece in pieces:
+        if piece.seq:
+            assert owners[(piece.low, piece.high)] == piece.cut
+
+
+def seconds(draw: st.DrawFn, shape: str, page_size: int) -> list[int]:
+    """Offsets in seconds from BASE of the records of one data shape."""
+    year = 365 * 86_400
+    if shape == "empty":
+        return []
+    if shape == "uniform":
+        return draw(st.lists(st.integers(0, 5 * 86_400), max_size=150))
+    if shape == "growth":
+        # A few records a year, empty years, then ever more records a day.
+        early = draw(st.lists(st.integers(0, year), max_size=6))
+        later = draw(st.integers(2, 3)) * year
+        count = draw(st.integers(0, 150))
+        growth = [later + int(86_400 * 60 * (n / max(count, 1)) ** 0.25) for n in range(count)]
+        return early + growth
+    if shape == "one second":
+        return [draw(st.integers(0, 86_400))] * draw(st.integers(1, 12 * page_size))
+    # A bulk import: one second holding more pages than a task reads, amid others.
+    bulk = [draw(st.integers(0, 86_400))] * ((TASK_PAGES + draw(st.integers(1, 4))) * page_size)
+    return bulk + draw(st.lists(st.integers(0, 2 * 86_400), max_size=80))
+
+
+@st.composite
+def data_sets(draw: st.DrawFn) -> tuple[list[datetime], int]:
+    page_size = draw(st.integers(1, 6))
+    shape = draw(st.sampled_from(["empty", "uniform", "growth", "one second", "bulk"]))
+    micros = draw(st.booleans())
+    stamps = [
+        BASE + timedelta(seconds=s, microseconds=(s * 7919) % 10**6 if micros else 0)
+        for s in seconds(draw, shape, page_size)
+    ]
+    return stamps, page_size
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=data_sets(),
+    workers=st.integers(1, 4),
+    shuffle=st.booleans(),
+    unbounded_start=st.booleans(),
+)
+def test_any_shape_of_data_comes_out_once_in_key_order_from_pieces_that_never_overlap(
+    data: tuple[list[datetime], int], workers: int, shuffle: bool, unbounded_start: bool
+) -> None:
+    stamps, page_size = data
+    endpoint = Endpoint(stamps, page_size, shuffle=shuffle)
+    start = None if unbounded_start else BASE
+    end = BASE + timedelta(days=4 * 365)
+    pieces: list[Piece] = []
+    lock = threading.Lock()
+
+    def traced(piece: Piece) -> None:
+        with lock:
+            pieces.append(piece)
+
+    pages = list(endpoint.reader(workers, on_piece=traced).pages(start, end))
+    out = [record["id"] for page in pages for record in page]
+    assert sorted(out) == [r["id"] for r in endpoint.records]
+    assert len(out) == len(set(out))
+    # Key order: page after page (a page's own records may be out of order, as sent).
+    spans = [
+        (
+            min(parse_datetime(r["datetime"]) for r in page),
+            max(parse_datetime(r["datetime"]) for r in page),
+        )
+        for page in pages
+        if page
+    ]
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    if not shuffle:
+        assert out == [r["id"] for r in endpoint.records]
+    assert_pieces_tile(pieces, start or BASE, end)
+
+
+def growth_shaped(count: int) -> list[datetime]:
+    """A real account's life: a few records a year at first, an empty year, then ever
+    more records a day up to the end of the run."""
+    rng = random.Random(7)
+    year = 365 * 86_400
+    early = [rng.randrange(0, year) for _ in range(10)] + [rng.randrange(2 * year, 3 * year)]
+    growth = [3 * year + int(year * rng.random() ** 0.25) for _ in range(count)]
+    return [BASE + timedelta(seconds=s) for s in early + growth]
+
+
+def bulk_shaped(count: int, page_size: int) -> list[datetime]:
+    """Records spread over a month, and two bulk imports of three tasks' pages each."""
+    rng = random.Random(11)
+    spread = [rng.randrange(0, 30 * 86_400) for _ in range(count)]
+    bulk = [5 * 86_400 + 1234] * (3 * TASK_PAGES * page_size)
+    later = [20 * 86_400 + 77] * (3 * TASK_PAGES * page_size)
+    return [BASE + timedelta(seconds=s) for s in spread + bulk + later]
+
+
+@pytest.mark.parametrize("shape", ["growth", "bulk import"])
+def test_a_dense_range_is_read_by_every_worker_at_once(shape: str) -> None:
+    workers, page_size = 8, 20
+    if shape == "growth":
+        stamps, end = growth_shaped(6000), BASE + timedelta(days=4 * 365 + 1)
+    else:
+        stamps, end = bulk_shaped(6000, page_size), BASE + timedelta(days=31)
+    endpoint = Endpoint(stamps, page_size, latency=0.03)
+    pages = list(endpoint.reader(workers).pages(BASE, end))
+    assert sum(len(page) for page in pages) == len(stamps)
+    # Past the first piece's pages (read alone, nothing else is known yet), requests go
+    # out side by side: each finds at least half the workers' requests in flight.
+    mean = endpoint.mean_in_flight(skip=TASK_PAGES)
+    print(f"{shape}: {endpoint.requests} requests, {mean:.1f} in flight on average")
+    assert mean >= workers / 2
+    # Splitting costs few requests: within a quarter of the pages the records fill.
+    assert endpoint.requests <= 1.25 * len(stamps) / page_size + 2 * TASK_PAGES
+
+
+def stop_while_reading(attempt: int) -> None:
+    """Klaviyo stalls or answers 503 after a few pages; the run is told to stop. Requests
+    that wait (a backoff, a rate-limit window) wait on the stop signal, as the HTTP
+    client does; one already on the wire takes its time."""
+    stop = Stop()
+    rng = random.Random(attempt)
+
+    def stall(number: int) -> None:
+        if number <= 3 + attempt % 5:
+            return
+        kind = rng.random()
+        if kind < 0.3:
+            time.sleep(0.2)  # a slow response already on the wire
+        elif kind < 0.6:
+            while not stop.wait(0.05):  # 503s, retried with backoff
+                pass
+            raise RunStopped(stop.reason)
+        else:
+            stop.wait(30)  # a stalled connection, given up when the run stops
+            raise RunStopped(stop.reason)
+
+    endpoint = Endpoint([BASE + timedelta(seconds=7 * n) for n in range(20_000)], 10, stall=stall)
+    outcome: list[BaseException | None] = []
+
+    # A stream of its own: no other test's threads are counted.
+    reader = endpoint.reader(4, stop=stop)
+    reader.stream = stream = f"stopped{attempt}"
+
+    def consume() -> None:
+        try:
+            for _ in reader.pages(BASE, BASE + timedelta(days=3)):
+                pass
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    consumer = threading.Thread(target=consume, name="consumer")
+    consumer.start()
+    time.sleep(0.05 + 0.02 * (attempt % 7))
+    stop.set("the tap was told to stop")
+    consumer.join(timeout=2)
+    assert not consumer.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], RunStopped)
+    deadline = time.monotonic() + 2
+    while window_threads(stream) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert window_threads(stream) == []
+
+
+def test_stopping_the_run_ends_the_reader_and_its_threads_promptly() -> None:
+    for attempt in range(20):
+        stop_while_reading(attempt)
+
+
+@pytest.mark.parametrize("broken", ["null", "missing", "a number"])
+def test_a_bad_key_on_any_page_stops_the_stream_in_one_line(broken: str) -> None:
+    endpoint = Endpoint([BASE + timedelta(minutes=n) for n in range(40)], page_size=5)
+    record = endpoint.records[17]  # the third record of the fourth page
+    if broken == "missing":
+        del record["datetime"]
+    else:
+        record["datetime"] = None if broken == "null" else 1704067200
+    pages = endpoint.reader(2).pages(BASE, BASE + timedelta(days=1))
+    with pytest.raises(KlaviyoError) as caught:
+        list(pages)
+    value = {"null": None, "missing": None, "a number": 1704067200}[broken]
+    assert str(caught.value) == (
+        "Stream 'events': Klaviyo sent `datetime` values that are not date-times "
+        f"('2024-01-01T00:15:00+00:00', {value!r}, '2024-01-01T00:19:00+00:00')"
+    )
+
+
+def test_pages_known_whole_come_out_before_the_piece_is_read_and_survive_a_failure() -> None:
+    failing = threading.Event()
+
+    def outage(number: int) -> None:
+        if number > 3:
+            failing.set()
+            raise KlaviyoError("Stream 'events': Klaviyo answered 503 five times")
+
+    endpoint = Endpoint([BASE + timedelta(minutes=n) for n in range(100)], 5, stall=outage)
+    pages = endpoint.reader(2).pages(BASE, BASE + timedelta(days=1))
+    got = []
+    with pytest.raises(KlaviyoError, match="503"):
+        for page in pages:
+            got.append(page)
+    # Three pages were read: the first two (each ending before the next one's first
+    # second) came out, so the bookmark keeps them; the third waited for the fourth.
+    assert [r["id"] for page in got for r in page] == [f"r{n:06d}" for n in range(10)]
+    assert failing.is_set()
+
+
+@pytest.mark.parametrize("workers", [4, 16])
+def test_an_empty_stretch_costs_a_request_or_two(workers: int) -> None:
+    # Ten dense hours of five pages each, a month apart.
+    rng = random.Random(5)
+    stamps = [
+        BASE + timedelta(days=30 * burst, seconds=rng.randrange(3600))
+        for burst in range(10)
+        for _ in range(100)
+    ]
+    endpoint = Endpoint(stamps, 20)
+    pages = list(endpoint.reader(workers).pages(BASE, BASE + timedelta(days=300)))
+    assert sum(len(page) for page in pages) == len(stamps)
+    print(f"{workers} workers: {endpoint.requests} requests for 50 pages")
+    assert endpoint.requests <= 50 + 3 * 10
+
+
+def test_a_cursor_that_leads_back_to_a_page_already_read_stops_the_stream() -> None:
+    api = Api([BASE + timedelta(minutes=n) for n in range(30)], page_size=2)
+    looping = "https://a.klaviyo.com/api/events?page%5Bcursor%5D=again"
+
+    def first(low: datetime | None, high: datetime) -> requests.Response:
+        response = api.page(low, high, 0)
+        body = msgspec.json.decode(response.content)
+        response._content = msgspec.json.encode({**body, "links": {"next": looping}})
+        return response
+
+    reader = api.reader()
+    reader.first_response = first
+    reader.follow = lambda link: first(None, BASE + timedelta(days=1))
+    with pytest.raises(KlaviyoError) as caught:
+        list(reader.pages(None, BASE + timedelta(days=1)))
+    assert str(caught.value) == (
+        f"Stream 'events': Klaviyo sent the same next page twice ({looping})."
     )

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
@@ -17,6 +18,7 @@ from tap_klaviyo.read.prefetch import Prefetcher
 from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.recovery import Recovery, read_recovering
 from tap_klaviyo.read.slices import SLICE_PAGES, SliceReader
+from tap_klaviyo.stopping import NEVER, Stop
 
 Context = Mapping[str, Any]
 Page = list[dict[str, Any]]
@@ -43,6 +45,8 @@ class Reader:
         request_for: Callable[[Context | None, Any, dict | None], requests.PreparedRequest],
         next_token: Callable[[requests.Response], Any],
         decode: Callable[[requests.Response, datetime | None, datetime | None], Page],
+        # The run's stop signal: time slices stop reading once it is set.
+        stop: Stop = NEVER,
     ) -> None:
         self.stream = stream
         self.logger = logger
@@ -54,6 +58,7 @@ class Reader:
         self.request_for = request_for
         self.next_token = next_token
         self.decode = decode
+        self.stop = stop
         self.slices = parallel_slices and query.can_slice and workers > 1
         # A child read once per parent fetches ahead while the parent's page is written.
         self.prefetcher = Prefetcher(workers, stream) if is_child and workers > 1 else None
@@ -132,10 +137,12 @@ class Reader:
             workers=self.workers,
             target_records=(self.query.operation.page_size_max or 100) * SLICE_PAGES,
             first_response=lambda low, high: self.send(self.first_request(context, low, high)),
-            slice_feed=lambda low, high: self.feed(context, low, high),
+            # The paginator's token for a link is its parsed URL (BaseHATEOASPaginator).
+            follow=lambda link: self.send(self.request_for(context, urlparse(link), None)),
             decode=self.decode,
             render=render[0] if render else None,
             render_ahead=render[1] if render else 0,
+            stop=self.stop,
         )
         yield from reader.pages(start, end)
 

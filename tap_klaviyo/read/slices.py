@@ -1,89 +1,168 @@
-"""Time slices: a run's range cut into pieces read in parallel, sized to the data.
+"""Time slices: a run's range of the replication key cut into pieces read in parallel,
+each piece cut again where its own pages show it holds more than a few pages.
 
-A slice should hold a handful of pages: big enough that its requests are not
-wasted on empty ranges, small enough that a dense day is split across workers.
-The planner learns records-per-second from every finished slice and sizes the
-next one for ``target_records``; the reader fetches slices on worker threads and
-hands their pages out in key order.
+No density is trusted up front. The whole range [start, end) is the first piece. A
+task on a worker reads at most ``TASK_PAGES`` pages of one piece; a piece that has
+more pages after them ends where its last page read begins, and the rest of its range
+is cut into slices sized from the density its pages showed (each slice splits again
+if it is denser than that), planned only twice as far ahead as records are known to
+run without a gap; the rest is one piece. A single second holding more records than a
+task reads (a bulk import) is read on its own, a task's pages at a time through the
+query's cursor, while everything after it goes on in parallel. An empty stretch costs
+a request or two: the first page of the piece after it says where records resume.
+
+Pieces never overlap and are handed to the reader in key order, so records come out
+in key order and the bookmark only ever covers pages already written; a page goes to
+the reader as soon as it is known to be whole. Workers take pieces in that order too,
+so the piece the reader waits for runs first; memory stays bounded by capping the
+pieces submitted but not yet read.
+
+Klaviyo can return a page's records slightly out of order. What this relies on: no
+page holds a key below the smallest key of a page before it.
 """
 
 from __future__ import annotations
 
-import threading
+import functools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 import requests
 
 from tap_klaviyo.dates import parse_datetime, whole_second
 from tap_klaviyo.errors import KlaviyoError
-from tap_klaviyo.read.feeds import FeedPool, in_order
-from tap_klaviyo.read.pages import Produce
+from tap_klaviyo.read.feeds import Feed, Schedule, Workers, in_order
+from tap_klaviyo.stopping import NEVER, Stop
 from tap_klaviyo.transport.jsonapi import next_link
 
-MIN_SLICE = timedelta(minutes=1)
-MAX_SLICE = timedelta(days=180)
-INITIAL_SLICE = timedelta(days=1)
 # Pages per slice: few enough that a dense stretch is spread over many workers,
 # enough that the last, part-full page of a slice is rare.
 SLICE_PAGES = 3
+# Pages one task reads of its piece: a slice sized for SLICE_PAGES pages usually
+# finishes in one task, and a task's pages always fit in its piece's feed.
+TASK_PAGES = SLICE_PAGES + 1
+SECOND = timedelta(seconds=1)
+# Slices are planned this many times as far ahead as records are known to run
+# without a gap; the rest of a piece's range is one piece, read (and split) in turn.
+HORIZON = 2
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+_LONGEST = 10**6 * 86_400.0  # seconds: far longer than any run, far from overflowing
 
 Page = list[dict[str, Any]]
+# A fetched page: the response and its records' keys.
+Fetched = tuple[requests.Response, list[datetime]]
 
 
-class SlicePlanner:
-    def __init__(
-        self,
-        start: datetime,
-        end: datetime,
-        target_records: int,
-        density: float | None = None,
-    ) -> None:
-        self.cursor = whole_second(start)
-        self.end = end
-        self.target_records = target_records
-        self._density = density  # records per second, learned as slices finish
-        self._lock = threading.Lock()
+@dataclass(eq=False)
+class Piece:
+    """Part of the run's range: the query [low, high), read from its first page or,
+    for a continuation, from ``link``; only records with keys before ``cut`` are
+    its own (later ones belong to the pieces after it)."""
 
-    def has_more(self) -> bool:
-        return self.cursor < self.end
+    low: datetime | None  # None: the query has no lower bound (the first piece)
+    high: datetime
+    cut: datetime
+    seq: int = 0  # 0 for a query's first piece, n for its n-th continuation
+    # How far back from ``low`` records are known to run without a gap.
+    known: timedelta = timedelta(0)
+    link: str | None = None
+    # Read on through the cursor, never split: one second too big for a task.
+    continued: bool = False
+    # The query's next-page links met so far, shared by its continuations.
+    seen: set[str] = field(default_factory=set)
+    feed: Feed | None = None
 
-    def next_slice(self) -> tuple[datetime, datetime]:
-        with self._lock:
-            density = self._density
-        size = timedelta(seconds=self.target_records / density) if density else INITIAL_SLICE
-        size = min(max(size, MIN_SLICE), MAX_SLICE)
-        start = self.cursor
-        # Whole-second edges: endpoints that only offer greater-than rely on them.
-        stop = min(self.end, whole_second(start + size))
-        self.cursor = stop
-        return start, stop
+    @property
+    def position(self) -> tuple[datetime, int]:
+        """Where the piece's records go in the output."""
+        return (self.low or _EARLIEST, self.seq)
 
-    def observe(self, start: datetime, stop: datetime, records: int) -> None:
-        seconds = max((stop - start).total_seconds(), 1.0)
-        observed = records / seconds
-        with self._lock:
-            if records == 0:
-                # An empty slice says little; let the next one grow.
-                self._density = (self._density or 0) / 4 or None
-            elif self._density is None:
-                self._density = observed
-            else:
-                # Lean on the newest observation: density drifts over an account's life.
-                self._density = 0.3 * self._density + 0.7 * observed
+
+def plan_slices(
+    low: datetime, high: datetime, size: timedelta, count: int
+) -> list[tuple[datetime, datetime]]:
+    """[low, high) as slices of ``size`` (whole seconds, at least one), at most
+    ``count`` of them: the last takes the rest."""
+    step = max(SECOND, timedelta(seconds=int(size.total_seconds())))
+    slices = []
+    while len(slices) < count - 1 and step < high - low:
+        slices.append((low, low + step))
+        low += step
+    slices.append((low, high))
+    return slices
+
+
+def slice_size(
+    keyed: list[list[datetime]], floor: datetime, boundary: datetime, target_records: int
+) -> timedelta:
+    """How long a slice holding ``target_records`` records is, judged from the keys of
+    the pages read of [floor, boundary). A second holding more than a page (a bulk
+    import) counts as one page: it says little about its neighbours."""
+    per_second = Counter(
+        whole_second(key) for keys in keyed for key in keys if floor <= key < boundary
+    )
+    page = max(len(keys) for keys in keyed)
+    records = max(1, sum(min(count, page) for count in per_second.values()))
+    seconds = (boundary - floor).total_seconds()
+    return timedelta(seconds=min(target_records * seconds / records, _LONGEST))
+
+
+class _Links(msgspec.Struct, gc=False):
+    next: str | None = None
+
+
+@functools.cache
+def _page_decoder(key: str, typed: bool) -> msgspec.json.Decoder:
+    """Reads a page's ``links.next`` and each resource's ``key`` (in its attributes,
+    where a JSON:API record keeps it, or beside them in an already flat record),
+    skipping the rest; ``typed`` reads the keys as date-times (fast, strict)."""
+    value = (datetime | None if typed else Any) | msgspec.UnsetType
+    attributes = msgspec.defstruct(
+        "KeyAttributes", [("value", value, msgspec.UNSET)], rename={"value": key}, gc=False
+    )
+    resource = msgspec.defstruct(
+        "KeyResource",
+        [("attributes", attributes | None, None), ("value", value, msgspec.UNSET)],
+        rename={"value": key},
+        gc=False,
+    )
+    page = msgspec.defstruct(
+        "KeyPage",
+        [("data", list[resource] | None, None), ("links", _Links | None, None)],
+        gc=False,
+    )
+    return msgspec.json.Decoder(page)
+
+
+def _key_of(resource: Any) -> Any:
+    attributes = resource.attributes
+    if attributes is not None and attributes.value is not msgspec.UNSET:
+        return attributes.value
+    return None if resource.value is msgspec.UNSET else resource.value
+
+
+def _read_page(key: str, typed: bool, content: bytes) -> tuple[list[Any], str | None] | None:
+    try:
+        page = _page_decoder(key, typed).decode(content)
+    except msgspec.DecodeError:  # ValidationError included
+        return None
+    if page.data is None:
+        return None
+    return [_key_of(r) for r in page.data], (page.links.next if page.links else None) or None
+
+
+class _Closed(Exception):
+    """The reader is gone: a task stops before its next request."""
 
 
 class SliceReader:
-    """The range [start, end) as slices fetched on worker threads, pages in key order.
-
-    A first request over the whole range finds where the data begins and how dense
-    it is; the rest is cut into slices of a few pages each. Records come out in
-    replication-key order, so the bookmark only ever covers slices whose records
-    have all been emitted.
-    """
+    """The range [start, end) read as pieces on worker threads, pages in key order."""
 
     def __init__(
         self,
@@ -92,87 +171,35 @@ class SliceReader:
         key: str,
         workers: int,
         target_records: int,
+        # The first page of the query [low, high).
         first_response: Callable[[datetime | None, datetime], requests.Response],
-        slice_feed: Callable[[datetime, datetime], Produce],
+        # The page a response's ``links.next`` leads to.
+        follow: Callable[[str], requests.Response],
         decode: Callable[[requests.Response, datetime | None, datetime | None], Page],
         render: Callable[[requests.Response, datetime, datetime], Future[Any]] | None = None,
         render_ahead: int = 0,
+        stop: Stop = NEVER,
+        # Told of each piece once its task knows where the piece ends (tests, logs).
+        on_piece: Callable[[Piece], None] | None = None,
     ) -> None:
         self.stream = stream
         self.key = key
-        self.workers = workers
+        self.workers = max(1, workers)
         self.target_records = target_records
         self.first_response = first_response
-        self.slice_feed = slice_feed
+        self.follow = follow
         self.decode = decode
         self.render = render
         self.render_ahead = render_ahead
+        self.stop = stop
+        self.on_piece = on_piece
 
     def pages(self, start: datetime | None, end: datetime) -> Iterator[Any]:
-        key = self.key
-        response = self.first_response(start, end)
-        first = self.decode(response, start, end)
-        if not first or not next_link(response):
-            yield first
-            return
+        run = _SliceRun(self)
+        run.add([Piece(low=start, high=end, cut=end)])
         try:
-            earliest = parse_datetime(first[0][key])
-            # Records of the last second may continue on the next page: the slices
-            # read them again.
-            boundary = parse_datetime(first[-1][key]).replace(microsecond=0)
-        except (TypeError, ValueError):
-            raise KlaviyoError(
-                f"Stream '{self.stream}': Klaviyo sent `{key}` values that are not date-times "
-                f"({first[0].get(key)!r}, {first[-1].get(key)!r})"
-            ) from None
-        yield [r for r in first if parse_datetime(r[key]) < boundary]
-        spread = max((boundary - earliest).total_seconds(), 1.0)
-        planner = SlicePlanner(
-            boundary, end, target_records=self.target_records, density=len(first) / spread
-        )
-        # A slice fits in its feed, so a worker finishes it without waiting for the
-        # reader; twice as many slices as workers keeps every worker busy.
-        pool = FeedPool(self.workers, max_pages=SLICE_PAGES + 1, name=f"{self.stream}-window")
-        in_flight: list[tuple[int, datetime, datetime]] = []
-        slices_done: list[tuple[datetime, datetime]] = []
-        counter = 0
-
-        def submit_more() -> None:
-            nonlocal counter
-            while planner.has_more() and len(in_flight) < 2 * self.workers:
-                low, high = planner.next_slice()
-                pool.submit(counter, self.slice_feed(low, high))
-                in_flight.append((counter, low, high))
-                counter += 1
-
-        def fetched_items() -> Iterator[Any]:
-            """Each slice's responses, then ``None`` once all of the slice are taken."""
-            while in_flight:
-                number, low, high = in_flight.pop(0)
-                fetched = pool.take(number)
-                if fetched is None:
-                    raise RuntimeError("window feed lost")
-                yield from fetched
-                slices_done.append((low, high))
-                yield None
-                submit_more()
-
-        try:
-            submit_more()
-            count = 0
-            if self.render is None:
-                pages = in_order(fetched_items(), lambda item: self.decode(*item), 0)
-            else:
-                # Pages render in worker processes, a few ahead of the one being written.
-                render = self.render
-                pages = in_order(fetched_items(), lambda item: render(*item), self.render_ahead)
-            for page in pages:
-                if page is None:
-                    planner.observe(*slices_done.pop(0), count)
-                    count = 0
-                    continue
-                count += len(page)
-                yield page
+            ahead = self.render_ahead if self.render is not None else 0
+            yield from in_order(run.items(), self._page, ahead, self.stop)
         except BrokenProcessPool:
             raise KlaviyoError(
                 f"Stream '{self.stream}': a worker process rendering its records stopped "
@@ -180,4 +207,203 @@ class SliceReader:
                 "the tap's own process."
             ) from None
         finally:
-            pool.close()
+            run.close()
+
+    # ---- on the reader's thread --------------------------------------------------
+
+    def _page(
+        self, item: tuple[requests.Response, datetime | None, datetime, datetime | None]
+    ) -> Any:
+        response, low, high, cut = item
+        if cut is not None:
+            # Records from the cut on belong to later pieces: this page is decoded here.
+            key = self.key
+            records = self.decode(response, low, cut)
+            return [r for r in records if self._moment(r.get(key), [r.get(key)], 0) < cut]
+        if self.render is not None:
+            # Rendered in a worker process, a few pages ahead of the one being written.
+            return self.render(response, low, high)  # type: ignore[arg-type]
+        return self.decode(response, low, high)
+
+    # ---- on the workers ----------------------------------------------------------
+
+    def read(self, response: requests.Response) -> tuple[list[datetime], str | None]:
+        """The page's keys as date-times (any other value stops the stream), and where
+        the next page is: both from one pass over the body."""
+        content = response.content
+        read = _read_page(self.key, True, content)
+        if read is not None and all(isinstance(key, datetime) for key in read[0]):
+            keys, link = read
+            return [k if k.tzinfo else k.replace(tzinfo=timezone.utc) for k in keys], link
+        # A key that is not a date-time, or a body not shaped as expected: read again,
+        # the slow way, to name what is wrong (or to accept what parse_datetime does).
+        read = _read_page(self.key, False, content)
+        if read is None:
+            # Not the page of resources expected: decoding it names what is wrong.
+            values = [r.get(self.key) for r in self.decode(response, None, None)]
+            read = values, next_link(response)
+        values, link = read
+        return [self._moment(value, values, n) for n, value in enumerate(values)], link
+
+    def _moment(self, value: Any, values: list[Any], index: int) -> datetime:
+        try:
+            return parse_datetime(value)
+        except (AttributeError, TypeError, ValueError):
+            shown = [values[0], values[-1]]
+            if 0 < index < len(values) - 1:
+                shown.insert(1, value)
+            raise KlaviyoError(
+                f"Stream '{self.stream}': Klaviyo sent `{self.key}` values that are not "
+                f"date-times ({', '.join(repr(v) for v in shown)})"
+            ) from None
+
+
+class _SliceRun:
+    """One ``SliceReader.pages`` call: its workers, its pieces."""
+
+    def __init__(self, reader: SliceReader) -> None:
+        self.reader = reader
+        self.stop = reader.stop
+        self.workers = Workers(reader.workers, f"{reader.stream}-window", reader.stop)
+        self.schedule: Schedule[Piece] = Schedule(self.workers, 2 * reader.workers, self._run)
+
+    def add(self, pieces: list[Piece]) -> None:
+        for piece in pieces:
+            piece.feed = Feed(TASK_PAGES + 1, self.stop)
+        self.schedule.add((piece.position, piece) for piece in pieces)
+
+    def close(self) -> None:
+        self.workers.close()
+        for piece in self.schedule.close():
+            piece.feed.cancel()  # type: ignore[union-attr]
+
+    def items(self) -> Iterator[tuple[requests.Response, datetime | None, datetime, Any]]:
+        """Each page to write, in key order: (response, low, high, cut or None)."""
+        while (piece := self.schedule.next()) is not None:
+            yield from piece.feed  # type: ignore[union-attr]
+            self.schedule.done()
+
+    def _check(self) -> None:
+        self.stop.check()
+        if self.workers.closed:
+            raise _Closed
+
+    def _run(self, piece: Piece) -> None:
+        feed = piece.feed
+        assert feed is not None
+        try:
+            fetched, held, link = self._fetch(piece)
+            followers = self._followers(piece, fetched, link)
+            if self.reader.on_piece is not None:
+                self.reader.on_piece(piece)
+            # The pieces after this one are known before its last page is handed over,
+            # so the reader, done with this piece, finds them.
+            self.add(followers)
+            for response, keys in held:
+                self._put(piece, response, keys)
+            feed.finish()
+        except _Closed:
+            feed.cancel()
+        except BaseException as exc:  # handed to the reader, raised there in its turn
+            feed.put(exc)
+
+    @staticmethod
+    def _put(piece: Piece, response: requests.Response, keys: list[datetime]) -> None:
+        cut = piece.cut
+        if keys and min(keys) >= cut:
+            return  # every record of the page belongs to a later piece
+        needs_cut = bool(keys) and max(keys) >= cut
+        piece.feed.put((response, piece.low, piece.high, cut if needs_cut else None))  # type: ignore[union-attr]
+
+    def _fetch(self, piece: Piece) -> tuple[list[Fetched], list[Fetched], str | None]:
+        """Up to TASK_PAGES pages of the piece: all of them, those not handed over yet
+        (their cut is known once the task is over), and the next page's link if the
+        piece has more."""
+        reader = self.reader
+        fetched: list[Fetched] = []
+        held: list[Fetched] = []
+        link = piece.link
+        for _ in range(TASK_PAGES):
+            self._check()
+            if link is None:
+                response = reader.first_response(piece.low, piece.high)
+            else:
+                response = reader.follow(link)
+            keys, link = reader.read(response)
+            fetched.append((response, keys))
+            held.append((response, keys))
+            if piece.continued:
+                # A continuation's cut is final: its pages go to the reader at once.
+                self._put(piece, *held.pop())
+            elif keys:
+                # The piece's records end no earlier than this page's first second (see
+                # the module's docstring): the pages before it that end sooner are whole.
+                starts = whole_second(min(keys))
+                while len(held) > 1 and (not held[0][1] or max(held[0][1]) < starts):
+                    self._put(piece, *held.pop(0))
+            if link is None or (keys and min(keys) >= piece.cut):
+                # The last page, or one past the cut: by the rule in the module's
+                # docstring no later page holds a key before it.
+                return fetched, held, None
+            if link in piece.seen:
+                # A cursor that leads back to a page already read would loop for ever.
+                raise KlaviyoError(
+                    f"Stream '{reader.stream}': Klaviyo sent the same next page twice ({link})."
+                )
+            piece.seen.add(link)
+        return fetched, held, link
+
+    def _followers(self, piece: Piece, fetched: list[Fetched], link: str | None) -> list[Piece]:
+        """The pieces that read what this task left (lowering ``piece.cut``)."""
+        if link is None:
+            return []
+        keyed = [keys for _, keys in fetched if keys]
+        if piece.continued or not keyed:
+            return [self._continuation(piece, link, piece.cut)]
+        floor = whole_second(min(keyed[0]))
+        if piece.low is not None:
+            floor = max(floor, whole_second(piece.low))
+        # Not the last record's second: Klaviyo can return a page's records slightly out
+        # of order, so the unread pages may hold keys down to the smallest on the last
+        # page read, and the records from that whole second on are left to new slices.
+        boundary = whole_second(min(keyed[-1]))
+        if boundary <= floor:
+            # One second holds more pages than a task reads (a bulk import): this piece
+            # becomes that second, read on through the cursor, while the rest of its
+            # range is a new slice read in parallel.
+            second_end = min(floor + SECOND, piece.cut)
+            followers = [self._continuation(piece, link, second_end)]
+            if second_end < piece.cut:
+                followers.append(Piece(low=second_end, high=piece.cut, cut=piece.cut))
+            piece.cut = second_end
+            return followers
+        # How far back from the boundary records run without a gap: this piece's pages,
+        # and what its parent knew when the piece starts about where the records do.
+        own = boundary - floor
+        lead = floor - (floor if piece.low is None else whole_second(piece.low))
+        known = piece.known + lead + own if lead <= own else own
+        # Slices sized from the density these pages showed, planned only as far ahead
+        # as this density is known to last, times HORIZON: an empty stretch after it
+        # costs a request or two, and a long dense one is planned ever further ahead.
+        size = slice_size(keyed, floor, boundary, self.reader.target_records)
+        horizon = boundary + min(HORIZON * known, piece.cut - boundary)
+        slices = plan_slices(boundary, horizon, size, 2 * self.reader.workers)
+        if horizon < piece.cut:
+            slices.append((horizon, piece.cut))
+        piece.cut = boundary
+        return [
+            Piece(low=low, high=high, cut=high, known=known + (low - boundary))
+            for low, high in slices
+        ]
+
+    @staticmethod
+    def _continuation(piece: Piece, link: str, cut: datetime) -> Piece:
+        return Piece(
+            low=piece.low,
+            high=piece.high,
+            cut=cut,
+            seq=piece.seq + 1,
+            link=link,
+            continued=True,
+            seen=piece.seen,
+        )
