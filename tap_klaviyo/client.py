@@ -153,6 +153,7 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
             request_for=self.request_for,
             next_token=self.get_new_paginator().get_next,
             decode=self.page_records,
+            stop=self.run_tap.stop,
         )
 
     @cached_property

@@ -9,6 +9,7 @@ from typing import Any
 
 from tap_klaviyo.read.feeds import Feed, FeedPool
 from tap_klaviyo.read.pages import Produce
+from tap_klaviyo.stopping import NEVER, Stop
 
 
 def context_key(context: Mapping[str, Any] | None) -> tuple:
@@ -18,8 +19,8 @@ def context_key(context: Mapping[str, Any] | None) -> tuple:
 class Prefetcher:
     """Feeds of one child stream, keyed by context, taken in the order started."""
 
-    def __init__(self, workers: int, name: str) -> None:
-        self._pool = FeedPool(workers, name=f"{name}-prefetch")
+    def __init__(self, workers: int, name: str, stop: Stop = NEVER) -> None:
+        self._pool = FeedPool(workers, name=f"{name}-prefetch", stop=stop)
 
     def __contains__(self, context: Mapping[str, Any]) -> bool:
         return context_key(context) in self._pool

@@ -61,7 +61,7 @@ class Reader:
         self.stop = stop
         self.slices = parallel_slices and query.can_slice and workers > 1
         # A child read once per parent fetches ahead while the parent's page is written.
-        self.prefetcher = Prefetcher(workers, stream) if is_child and workers > 1 else None
+        self.prefetcher = Prefetcher(workers, stream, stop) if is_child and workers > 1 else None
         # The key may not read this stream, and the user said to skip it.
         self.forbidden = False
 
