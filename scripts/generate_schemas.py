@@ -191,6 +191,8 @@ class SchemaBuilder:
             for key, value in partition.items():
                 kind = "boolean" if isinstance(value, bool) else "string"
                 properties.setdefault(key, {"type": [kind]})
+        for derived in getattr(stream_type, "derived_columns", ()):
+            properties.setdefault(derived.column, derived.schema())
         kind = (self.resolve(item["properties"].get("type", {})).get("enum") or [""])[0]
         for name, (schema, _seen) in BEYOND_SPEC.get(kind, {}).items():
             properties.setdefault(name, schema)

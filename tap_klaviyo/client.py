@@ -34,6 +34,7 @@ from tap_klaviyo.settings import Settings
 from tap_klaviyo.transport.http import Endpoint, HttpClient
 from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, related_ids
 from tap_klaviyo.transport.ratelimit import limiter_for
+from tap_klaviyo.write.derive import Derived, Deriver
 from tap_klaviyo.write.lines import LeanWriter
 from tap_klaviyo.write.paths import Output, OutputFacts, choose_output
 from tap_klaviyo.write.renderer import PageRenderer
@@ -100,6 +101,8 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
     child_key: ClassVar[str | None] = None
     # Read the time range as slices on parallel workers (high-volume streams).
     parallel_windows: ClassVar[bool] = False
+    # Columns read off each record's own values (write/derive.py).
+    derived_columns: ClassVar[tuple[Derived, ...]] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -317,11 +320,24 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
 
     def records_from(self, content: bytes, url: str) -> Iterator[dict[str, Any]]:
         keep_related = bool(self.includes and self.child_key)
-        id_field = self.id_field
+        id_field, derive = self.id_field, self.deriver
         for resource in page_resources(content, url, self.name):
             if keep_related:
                 self._related[resource.id] = related_ids(resource, self.includes)
-            yield flatten_resource(resource, id_field)
+            record = flatten_resource(resource, id_field)
+            yield derive(record) if derive else record
+
+    def prepare_run(self) -> None:
+        """Look up what the stream needs once per run, before any worker process forks
+        (they inherit it)."""
+
+    def lookup_maps(self) -> dict[str, dict]:
+        """The maps derived columns look values up in (``Derived.via``)."""
+        return {}
+
+    @cached_property
+    def deriver(self) -> Deriver | None:
+        return Deriver(self.derived_columns, self.lookup_maps()) if self.derived_columns else None
 
     def request_record_pages(self, context: Context | None) -> Iterator[Page]:
         """Pages of records for one context; each page starts its children's reads."""

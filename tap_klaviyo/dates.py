@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tap_klaviyo.errors import KlaviyoError
 
 
 def utc_iso(value: datetime) -> str:
@@ -44,3 +47,12 @@ class Clock:
 
 
 CLOCK = Clock()
+
+
+def named_zone(name: str, setting: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise KlaviyoError(
+            f"Setting `{setting}` is not an IANA timezone: {name!r} (example: Europe/Berlin)."
+        ) from None

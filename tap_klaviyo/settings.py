@@ -273,9 +273,10 @@ def config_schema() -> dict[str, Any]:
         th.Property(
             "event_metric_ids",
             th.ArrayType(th.StringType),
-            title="Event metric ids",
-            description="Extract only events of these metrics (each with its own bookmark). "
-            "Default: every metric.",
+            title="Event metrics",
+            description="Extract only events of these metrics (each with its own bookmark), "
+            "by id or by name (a name takes every metric of that name; an unknown one stops "
+            "the run before any event is read). Default: every metric.",
         ),
         th.Property(
             "profiles_additional_fields",

@@ -134,6 +134,9 @@ class TapKlaviyo(SdkTapHooks, Tap):
         # Before anything reads a stream's replication key: the SDK turns parents of
         # some selected children into full-table streams here.
         begin_sync(self)
+        for stream in self.streams.values():
+            if stream.selected and hasattr(stream, "prepare_run"):
+                stream.prepare_run()
         processes = self.settings.render_processes
         processes = default_processes() if processes is None else int(processes)
         rendered = [

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tap_klaviyo.dates import parse_datetime, utc_iso
-from tests.conftest import run_tap
+from tap_klaviyo.errors import SettingsError
+from tests.conftest import run_tap, run_tap_until_failure
 
 
 @pytest.mark.parametrize("workers", [1, 8])
@@ -71,6 +72,50 @@ def test_event_metric_ids_limits_events_and_keeps_a_bookmark_per_metric(
     assert sorted(run.ids("events")) == sorted(expected)
     partitions = run.state["bookmarks"]["events"]["partitions"]
     assert sorted(p["context"]["metric_id"] for p in partitions) == chosen
+
+
+def test_event_metric_ids_take_names_too(sim: Any, config: dict[str, Any]) -> None:
+    """The same metric has a different id in every account: a name works everywhere."""
+    names = {m["id"]: m["attributes"]["name"] for m in sim.data.get("metric")}
+    placed = [i for i, name in names.items() if name == "Placed Order"]
+    assert placed, "the seed has a Placed Order metric"
+    other = next(i for i, name in names.items() if name != "Placed Order")
+    run = run_tap({**config, "event_metric_ids": ["Placed Order", other]}, streams=["events"])
+    assert {r["metric_id"] for r in run.records["events"]} <= {*placed, other}
+    assert {r["metric_name"] for r in run.records["events"]} <= {"Placed Order", names[other]}
+    expected = [
+        e["id"]
+        for e in sim.data.get("event")
+        if e["relationships"]["metric"]["data"]["id"] in {*placed, other}
+    ]
+    assert sorted(run.ids("events")) == sorted(expected)
+    partitions = run.state["bookmarks"]["events"]["partitions"]
+    assert sorted(p["context"]["metric_id"] for p in partitions) == sorted({*placed, other})
+
+
+def test_an_unknown_metric_name_is_one_settings_line_before_any_event_request(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    run, error = run_tap_until_failure(
+        {**config, "event_metric_ids": ["Placed Ordr"]}, streams=["events"]
+    )
+    assert isinstance(error, SettingsError)
+    message = str(error)
+    assert message.startswith(
+        "Setting `event_metric_ids` has 'Placed Ordr', which is neither the id nor the name "
+        "of a metric of this account (it has: "
+    )
+    assert "Placed Order" in message and "\n" not in message
+    assert not sim.requests.for_operation("get_events")
+    assert not run.records
+
+
+def test_every_event_carries_its_metric_name(sim: Any, config: dict[str, Any]) -> None:
+    run = run_tap(config, streams=["events"])
+    names = {m["id"]: m["attributes"]["name"] for m in sim.data.get("metric")}
+    for record in run.records["events"]:
+        assert record["metric_name"] == names.get(record["metric_id"])
+    assert {r["metric_name"] for r in run.records["events"]} - {None}
 
 
 def test_metrics_full_table(sim: Any, config: dict[str, Any]) -> None:

@@ -6,6 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
+from tap_klaviyo.streams.lookups import event_metric_ids, metric_names
+from tap_klaviyo.write.derive import Derived
+
+PROPS = "event_properties"
 
 
 class EventsStream(KlaviyoStream):
@@ -14,11 +18,52 @@ class EventsStream(KlaviyoStream):
     replication_key = "datetime"
     parallel_windows = True
     context_filters = {"metric_id": "metric_id"}
+    # What caused an event, from its properties: `$flow` and `$message` on the messages
+    # of flows and campaigns (a campaign's when the event names no flow but a campaign),
+    # attribution on conversions (klaviyo_sim README, reality layer, has the evidence).
+    derived_columns = (
+        Derived("metric_name", (("metric_id",),), via="metric_names"),
+        Derived("flow_id", ((PROPS, "$flow"),)),
+        Derived("flow_message_id", ((PROPS, "$message"),), when=(PROPS, "$flow")),
+        Derived(
+            "campaign_id",
+            ((PROPS, "$message"),),
+            when=(PROPS, "Campaign Name"),
+            unless=(PROPS, "$flow"),
+        ),
+        Derived("variation_id", ((PROPS, "$variation"),)),
+        Derived(
+            "attributed_event_id",
+            ((PROPS, "$attribution", "$attributed_event_id"), (PROPS, "$attributed_event_id")),
+        ),
+        Derived(
+            "attributed_flow_id", ((PROPS, "$attributed_flow"), (PROPS, "$attribution", "$flow"))
+        ),
+        Derived(
+            "attributed_message_id",
+            ((PROPS, "$attributed_message"), (PROPS, "$attribution", "$message")),
+        ),
+        Derived(
+            "attributed_channel",
+            ((PROPS, "$attributed_channel"), (PROPS, "$attribution", "$channel")),
+        ),
+    )
+
+    def prepare_run(self) -> None:
+        chosen = self.settings.event_metric_ids
+        self.metric_ids = event_metric_ids(self.run_tap, chosen, self.logger) if chosen else []
+        self.metric_names = metric_names(self.run_tap, self.logger)
+
+    def lookup_maps(self) -> dict[str, dict]:
+        return {"metric_names": getattr(self, "metric_names", {})}
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
         # One bookmark per chosen metric, so adding a metric later backfills only it.
-        return [{"metric_id": metric_id} for metric_id in self.settings.event_metric_ids] or None
+        chosen = getattr(self, "metric_ids", None)
+        if chosen is None:  # not prepared (discovery, or a run that reads no events)
+            chosen = self.settings.event_metric_ids
+        return [{"metric_id": metric_id} for metric_id in chosen] or None
 
     @property
     def lookback(self) -> timedelta:

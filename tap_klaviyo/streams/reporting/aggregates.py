@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from singer_sdk.helpers.types import Context
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
+from tap_klaviyo.dates import named_zone
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.streams.reporting import calendar
 from tap_klaviyo.streams.reporting.base import ReportingStream
 from tap_klaviyo.streams.reporting.calendar import DayRange
-from tap_klaviyo.streams.reporting.settings import named_zone
 
 # The longest timeframe one request may cover, by interval.
 RANGE_DAYS = {"hour": 31, "day": 366, "week": 366, "month": 366}

@@ -13,14 +13,13 @@ import requests
 from singer_sdk.helpers.types import Context
 
 from tap_klaviyo.client import KlaviyoStream
-from tap_klaviyo.dates import CLOCK, parse_datetime
+from tap_klaviyo.dates import CLOCK, named_zone, parse_datetime
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.read.pages import paginate
 from tap_klaviyo.read.recovery import read_recovering
 from tap_klaviyo.settings import REPORTING_HISTORY_DAYS
+from tap_klaviyo.streams.lookups import account_metrics, account_zone
 from tap_klaviyo.streams.reporting import calendar
-from tap_klaviyo.streams.reporting.lookups import account_metrics, account_zone
-from tap_klaviyo.streams.reporting.settings import named_zone
 from tap_klaviyo.transport.jsonapi import response_json
 
 # A day range that pages more than this is surely looping on a bad cursor.

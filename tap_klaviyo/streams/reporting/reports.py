@@ -19,10 +19,10 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from tap_klaviyo import spec
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.errors import KlaviyoError, ThrottledTooLong
+from tap_klaviyo.streams.lookups import lookups_for
 from tap_klaviyo.streams.reporting import calendar
 from tap_klaviyo.streams.reporting.base import ReportingStream, integration_name
 from tap_klaviyo.streams.reporting.calendar import DayRange
-from tap_klaviyo.streams.reporting.lookups import lookups_for
 from tap_klaviyo.streams.reporting.quota import Plan, RequestLedger, log_plans
 
 SERIES_INTERVAL = "daily"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tap_klaviyo.dates import parse_datetime
+from tap_klaviyo.dates import named_zone, parse_datetime
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.settings import (
     REPORT_FAMILIES,
@@ -16,15 +15,6 @@ from tap_klaviyo.settings import (
     statistics_enum,
     statistics_setting,
 )
-
-
-def named_zone(name: str, setting: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise KlaviyoError(
-            f"Setting `{setting}` is not an IANA timezone: {name!r} (example: Europe/Berlin)."
-        ) from None
 
 
 def check_reporting_settings(config: dict[str, Any], error: type[Exception]) -> None:

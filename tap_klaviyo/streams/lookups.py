@@ -1,9 +1,10 @@
-"""What report streams look up once per run and share: the account's timezone and
-its metrics (read with GET requests of their own, never emitted)."""
+"""What streams look up once per run and share: the account's timezone (reports) and
+its metrics (reports, events), read with GET requests of their own, never emitted."""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -13,10 +14,10 @@ from zoneinfo import ZoneInfo
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_klaviyo import spec
-from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError
+from tap_klaviyo.dates import named_zone
+from tap_klaviyo.errors import KlaviyoAPIError, KlaviyoError, SettingsError
 from tap_klaviyo.read.pages import KlaviyoPaginator, paginate
 from tap_klaviyo.read.query import Query
-from tap_klaviyo.streams.reporting.settings import named_zone
 from tap_klaviyo.transport.http import Endpoint, HttpClient
 from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources
 from tap_klaviyo.transport.ratelimit import limiter_for
@@ -112,3 +113,47 @@ def account_metrics(tap: Any, caller: str, logger: logging.Logger) -> list[dict[
                     "metric ids (`conversion_metric_id`, `metric_id` in metric_aggregates)."
                 ) from None
         return lookups.metrics
+
+
+_METRIC_ID = re.compile(r"^[A-Za-z0-9]{6}$")
+
+
+def event_metric_ids(tap: Any, chosen: tuple[str, ...], logger: logging.Logger) -> list[str]:
+    """``event_metric_ids`` as metric ids: each value is an id of the account's metrics or
+    the name of one or more of them (one request per 200 metrics, once per run)."""
+    try:
+        metrics = read_collection(tap, "/api/metrics", "events", logger)
+    except KlaviyoAPIError as exc:
+        if exc.status == 403 and all(_METRIC_ID.match(value) for value in chosen):
+            return list(chosen)  # ids, which only the metrics:read scope could check
+        raise
+    by_id = {m["id"] for m in metrics}
+    ids: list[str] = []
+    for value in chosen:
+        found = [value] if value in by_id else [m["id"] for m in metrics if m.get("name") == value]
+        if not found:
+            names = sorted({str(m.get("name")) for m in metrics})
+            raise SettingsError(
+                f"Setting `event_metric_ids` has {value!r}, which is neither the id nor the "
+                f"name of a metric of this account (it has: {', '.join(names) or 'none'})."
+            )
+        if value not in by_id:
+            logger.info("Events of metric %r: metric id(s) %s", value, ", ".join(found))
+        ids += [metric_id for metric_id in found if metric_id not in ids]
+    return ids
+
+
+def metric_names(tap: Any, logger: logging.Logger) -> dict[str, str]:
+    """Every metric's name by its id, for the events' `metric_name` column; empty (and
+    said once) when the key may not read metrics."""
+    lookups = lookups_for(tap)
+    try:
+        metrics = account_metrics(tap, "events", logger)
+    except KlaviyoError:
+        logger.warning(
+            "Stream 'events': `metric_name` stays empty: the API key may not read "
+            "GET /api/metrics (scope metrics:read)."
+        )
+        return {}
+    with lookups.lock:
+        return {str(m["id"]): str(m.get("name")) for m in metrics}

@@ -1,0 +1,70 @@
+"""Columns derived from a record's own values, declared as data.
+
+Klaviyo keeps what caused an event inside ``event_properties`` (``$flow``,
+``$message``, ``$attribution``...). A ``Derived`` column reads the first of its paths
+that holds a value, optionally only when another path does (or does not), or looks the
+value up in a map the run resolved once (a metric's name by its id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Path = tuple[str, ...]
+
+
+def value_at(record: Mapping[str, Any], path: Path) -> Any:
+    node: Any = record
+    for part in path:
+        if type(node) is not dict:
+            return None
+        node = node.get(part)
+    return node
+
+
+@dataclass(frozen=True)
+class Derived:
+    column: str
+    paths: tuple[Path, ...]
+    # Only when this path holds a value / only when it holds none.
+    when: Path | None = None
+    unless: Path | None = None
+    # The value is looked up in the run's map of this name (``Deriver.maps``).
+    via: str | None = None
+    # The column's JSON type (always nullable).
+    kind: str = "string"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": [self.kind, "null"]}
+
+
+class Deriver:
+    """Adds a stream's derived columns to each record, in place."""
+
+    def __init__(self, columns: tuple[Derived, ...], maps: Mapping[str, Mapping]) -> None:
+        self.columns = columns
+        self.maps = maps
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        for derived in self.columns:
+            value = None
+            if derived.when is not None and value_at(record, derived.when) in (None, ""):
+                record.setdefault(derived.column, None)
+                continue
+            if derived.unless is not None and value_at(record, derived.unless) not in (None, ""):
+                record.setdefault(derived.column, None)
+                continue
+            for path in derived.paths:
+                value = value_at(record, path)
+                if value not in (None, ""):
+                    break
+            if derived.via is not None and value is not None:
+                value = self.maps.get(derived.via, {}).get(value)
+            if value in ("", None):
+                value = None
+            elif derived.kind == "string" and not isinstance(value, str):
+                value = str(value)
+            record.setdefault(derived.column, value)
+        return record
