@@ -101,6 +101,8 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
     child_key: ClassVar[str | None] = None
     # Read the time range as slices on parallel workers (high-volume streams).
     parallel_windows: ClassVar[bool] = False
+    # The paid Klaviyo add-on the endpoint needs: without it, a 403 skips the stream.
+    paid_add_on: ClassVar[str | None] = None
     # Columns read off each record's own values (write/derive.py).
     derived_columns: ClassVar[tuple[Derived, ...]] = ()
 
@@ -151,6 +153,7 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
             workers=self.settings.workers,
             ignore_forbidden=self.settings.ignore_forbidden_streams,
             is_child=self.parent_stream_type is not None,
+            add_on=self.paid_add_on,
             parallel_slices=self.parallel_windows,
             send=self.send,
             request_for=self.request_for,

@@ -16,10 +16,12 @@ class KlaviyoError(FatalAPIError):
 class KlaviyoAPIError(KlaviyoError):
     """Klaviyo refused a request; keeps the status and the parameters it blamed."""
 
-    def __init__(self, message: str, status: int, parameters: set[str]) -> None:
+    def __init__(self, message: str, status: int, parameters: set[str], detail: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.parameters = parameters
+        # Klaviyo's own words for the refusal.
+        self.detail = detail
 
 
 class ThrottledTooLong(KlaviyoError):

@@ -159,3 +159,19 @@ def test_errors_outside_the_table_pass_through() -> None:
     with pytest.raises(KlaviyoError) as caught:
         drain(recovering(attempt, is_child=True, ignore_forbidden=True))
     assert caught.value is other and calls == [False]
+
+
+def test_a_paid_add_on_s_403_skips_the_stream_whatever_the_setting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    plan = KlaviyoAPIError("Stream 's' needs ...", 403, set(), "You do not have access.")
+    assert recovery_for(plan, Situation("s", False, False, False, "Advanced KDP add-on"))
+    attempt, calls = attempts([1, plan])
+    with caplog.at_level(logging.WARNING):
+        items, outcome = drain(recovering(attempt, add_on="Advanced KDP add-on"))
+    assert (items, outcome) == ([1], Recovery.SKIP_STREAM)
+    assert warnings(caplog) == [
+        "Stream 's' is skipped: Klaviyo answered 403 (You do not have access.), and the "
+        "endpoint needs Klaviyo's Advanced KDP add-on, which this account may not have; "
+        "deselect the stream to silence this"
+    ]

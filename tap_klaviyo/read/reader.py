@@ -39,6 +39,7 @@ class Reader:
         workers: int,
         ignore_forbidden: bool,
         is_child: bool,
+        add_on: str | None = None,
         parallel_slices: bool,
         send: Callable[[requests.PreparedRequest], requests.Response],
         # (context, None, params) -> the first request; (context, token, None) -> the next.
@@ -54,6 +55,7 @@ class Reader:
         self.workers = workers
         self.ignore_forbidden = ignore_forbidden
         self.is_child = is_child
+        self.add_on = add_on
         self.send = send
         self.request_for = request_for
         self.next_token = next_token
@@ -109,6 +111,7 @@ class Reader:
             stream=self.stream,
             is_child=self.is_child,
             ignore_forbidden=self.ignore_forbidden,
+            add_on=self.add_on,
             logger=self.logger,
             context=context,
         )

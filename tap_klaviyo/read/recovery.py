@@ -30,6 +30,8 @@ class Situation:
     is_child: bool
     ignore_forbidden: bool
     restarted: bool
+    # The paid Klaviyo add-on the endpoint needs, if any (webhooks: Advanced KDP).
+    add_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class RecoveryRule:
     status: int
     applies: Callable[[KlaviyoAPIError, Situation], bool]
     recovery: Recovery
-    # Logged as a warning, formatted with stream, context, error and again.
+    # Logged as a warning, formatted with stream, context, error, detail, add_on and again.
     message: str
 
 
@@ -53,6 +55,14 @@ RECOVERY_RULES: tuple[RecoveryRule, ...] = (
         lambda error, at: at.is_child,
         Recovery.SKIP_CONTEXT,
         "Stream '{stream}': parent {context} is gone (404); skipping its records",
+    ),
+    RecoveryRule(
+        403,
+        lambda error, at: at.add_on is not None,
+        Recovery.SKIP_STREAM,
+        "Stream '{stream}' is skipped: Klaviyo answered 403 ({detail}), and the endpoint "
+        "needs Klaviyo's {add_on}, which this account may not have; deselect the stream "
+        "to silence this",
     ),
     RecoveryRule(
         403,
@@ -77,6 +87,7 @@ def read_recovering(
     is_child: bool,
     ignore_forbidden: bool,
     logger: logging.Logger,
+    add_on: str | None = None,
     context: object = None,
     again: Callable[[], str] = lambda: "restarting from the last bookmark",
 ) -> Iterator[T]:
@@ -88,13 +99,18 @@ def read_recovering(
             yield from attempt(restarted)
             return None
         except KlaviyoAPIError as error:
-            at = Situation(stream, is_child, ignore_forbidden, restarted)
+            at = Situation(stream, is_child, ignore_forbidden, restarted, add_on)
             rule = recovery_for(error, at)
             if rule is None:
                 raise
             logger.warning(
                 rule.message.format(
-                    stream=stream, context=dict(context or {}), error=error, again=again()
+                    stream=stream,
+                    context=dict(context or {}),
+                    error=error,
+                    detail=error.detail,
+                    add_on=add_on,
+                    again=again(),
                 )
             )
             if rule.recovery is not Recovery.RESTART:

@@ -203,4 +203,4 @@ class HttpClient:
         )
         if rule.outcome is Outcome.RETRY:
             raise TransientKlaviyoError(message)
-        raise KlaviyoAPIError(message, status, parameters)
+        raise KlaviyoAPIError(message, status, parameters, detail)
