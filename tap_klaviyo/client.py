@@ -292,10 +292,10 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
             if self.replication_key
             else None
         )
-        start = run_start(
-            bookmark=bookmark, lookback=self.lookback, floor=self.settings.start, progress=progress
-        )
-        return start, run_end(self.settings.end, self.run_tap.run_started_at)
+        started = self.run_tap.run_started_at
+        floor = self.settings.start_for(self.name, started)
+        start = run_start(bookmark=bookmark, lookback=self.lookback, floor=floor, progress=progress)
+        return start, run_end(self.settings.end, started)
 
     def request_for(
         self, context: Context | None, token: Any, params: dict[str, Any] | None

@@ -7,7 +7,7 @@ import dataclasses
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,6 +74,8 @@ class Settings:
 
     api_key: str = ""
     start_date: str | None = None
+    # Later starts for chosen streams: an RFC 3339 date-time, or days before the run.
+    stream_start_dates: dict[str, Any] | None = None
     end_date: str | None = None
     api_url: str = "https://a.klaviyo.com"
     revision: str = spec.revision()
@@ -119,6 +121,18 @@ class Settings:
     @property
     def start(self) -> datetime | None:
         return parse_datetime(self.start_date) if self.start_date else None
+
+    def start_for(self, stream: str, run_started_at: datetime) -> datetime | None:
+        """Where ``stream`` starts when it has no bookmark: the later of `start_date` and
+        the stream's own start (`stream_start_dates`)."""
+        own = (self.stream_start_dates or {}).get(stream)
+        if own is None:
+            return self.start
+        if isinstance(own, (int, float)) and not isinstance(own, bool):
+            moment = run_started_at - timedelta(days=own)
+        else:
+            moment = parse_datetime(str(own))
+        return max(moment, self.start) if self.start else moment
 
     @property
     def end(self) -> datetime | None:
@@ -190,6 +204,15 @@ def config_schema() -> dict[str, Any]:
             th.DateTimeType,
             title="Start date",
             description="Earliest record to extract (RFC 3339). Default: all history.",
+        ),
+        th.Property(
+            "stream_start_dates",
+            th.ObjectType(additional_properties=th.CustomType({"type": ["string", "number"]})),
+            title="Start dates by stream",
+            description='A later start for chosen streams, e.g. {"events": 365} for a year of '
+            "events and every other stream from `start_date`: a stream's name, and an RFC 3339 "
+            "date-time or a number of days before each run (a moving window; the stream's "
+            "bookmark still wins when it is later).",
         ),
         th.Property(
             "end_date",
@@ -425,6 +448,27 @@ def check_general(config: dict[str, Any]) -> None:
         raise SettingsError(
             f"Setting `render_processes` must be a whole number, 0 or more, got {processes!r}."
         )
+
+
+def check_stream_starts(config: dict[str, Any], streams: set[str]) -> None:
+    """`stream_start_dates` names streams the tap has, each with a date-time or days."""
+    for name, value in (config.get("stream_start_dates") or {}).items():
+        where = "Setting `stream_start_dates`"
+        if name not in streams:
+            close = difflib.get_close_matches(name, sorted(streams), n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            raise SettingsError(f"{where} names `{name}`, which is not a stream of the tap.{hint}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value < 0:
+                raise SettingsError(f"{where}: `{name}` must be 0 or more days, got {value!r}.")
+            continue
+        try:
+            parse_datetime(str(value))
+        except ValueError:
+            raise SettingsError(
+                f"{where}: `{name}` must be an RFC 3339 date-time or a number of days, "
+                f"got {value!r}."
+            ) from None
 
 
 def check_known(config: dict[str, Any], known: set[str]) -> None:

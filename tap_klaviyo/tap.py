@@ -16,7 +16,13 @@ from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.errors import KlaviyoError, SettingsError
 from tap_klaviyo.runner import StreamRunner
 from tap_klaviyo.sdk import SdkTapHooks, begin_sync, write_last_state
-from tap_klaviyo.settings import Settings, check_general, check_known, config_schema
+from tap_klaviyo.settings import (
+    Settings,
+    check_general,
+    check_known,
+    check_stream_starts,
+    config_schema,
+)
 from tap_klaviyo.stopping import Stop
 from tap_klaviyo.streams import STREAM_TYPES
 from tap_klaviyo.streams.reporting import check_reporting_settings
@@ -43,6 +49,7 @@ def start_order(stream: Any) -> tuple[int, float]:
 def check_settings(config: dict[str, Any], known: set[str]) -> None:
     """Catch bad settings before any request, each with a one-line reason."""
     check_general(config)
+    check_stream_starts(config, {stream.name for stream in STREAM_TYPES})
     check_reporting_settings(config, SettingsError)
     check_known(config, known)
 

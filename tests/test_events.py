@@ -136,3 +136,21 @@ def test_metric_properties_of_every_metric(sim: Any, config: dict[str, Any]) -> 
     # minute on this endpoint, so the rate limit sets the pace).
     per_metric = {r.path for r in sim.requests if r.path.endswith("/metric-properties")}
     assert per_metric == {f"/api/metrics/{m}/metric-properties" for m in sim.data.ids("metric")}
+
+
+def test_a_stream_s_own_start_limits_it_and_leaves_the_others(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    """A year of events, all of the profiles: `stream_start_dates` for events only."""
+    stamps = sorted(e["attributes"]["datetime"].replace(" ", "T") for e in sim.data.get("event"))
+    cut = stamps[len(stamps) // 2]
+    run = run_tap({**config, "stream_start_dates": {"events": cut}}, streams=["events", "profiles"])
+    expected = {
+        e["id"]
+        for e in sim.data.get("event")
+        if parse_datetime(e["attributes"]["datetime"]) >= parse_datetime(cut)
+    }
+    assert set(run.ids("events")) == expected
+    assert sorted(run.ids("profiles")) == sorted(sim.data.ids("profile"))
+    days = run_tap({**config, "stream_start_dates": {"events": 0}}, streams=["events"])
+    assert days.records.get("events", []) == []

@@ -166,7 +166,7 @@ def test_a_paid_add_on_s_403_skips_the_stream_whatever_the_setting(
 ) -> None:
     plan = KlaviyoAPIError("Stream 's' needs ...", 403, set(), "You do not have access.")
     assert recovery_for(plan, Situation("s", False, False, False, "Advanced KDP add-on"))
-    attempt, calls = attempts([1, plan])
+    attempt, _ = attempts([1, plan])
     with caplog.at_level(logging.WARNING):
         items, outcome = drain(recovering(attempt, add_on="Advanced KDP add-on"))
     assert (items, outcome) == ([1], Recovery.SKIP_STREAM)

@@ -204,3 +204,43 @@ def test_check_known_suggests_the_setting_meant() -> None:
         check_known({"zzz": 1}, set(SCHEMA))
     assert str(caught.value) == "Unknown setting `zzz`."
     check_known({"api_key": "pk", "max_workers": 2}, set(SCHEMA))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"evnts": 30},
+            "Setting `stream_start_dates` names `evnts`, which is not a stream of the tap. "
+            "Did you mean `events`?",
+        ),
+        ({"events": -1}, "Setting `stream_start_dates`: `events` must be 0 or more days, got -1."),
+        (
+            {"events": "last year"},
+            "Setting `stream_start_dates`: `events` must be an RFC 3339 date-time or a number "
+            "of days, got 'last year'.",
+        ),
+    ],
+)
+def test_stream_start_dates_are_checked(value: dict, message: str) -> None:
+    from tap_klaviyo.settings import check_stream_starts
+    from tap_klaviyo.streams import STREAM_TYPES
+
+    with pytest.raises(SettingsError) as caught:
+        check_stream_starts({"stream_start_dates": value}, {s.name for s in STREAM_TYPES})
+    assert str(caught.value) == message
+
+
+def test_a_stream_s_start_is_the_later_of_its_own_and_start_date() -> None:
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    settings = Settings.from_config(
+        {
+            "start_date": "2025-06-01T00:00:00Z",
+            "stream_start_dates": {"events": 365, "lists": "2020-01-01T00:00:00Z"},
+        }
+    )
+    assert settings.start_for("events", now) == datetime(2025, 12, 1, tzinfo=timezone.utc)
+    assert settings.start_for("lists", now) == datetime(2025, 6, 1, tzinfo=timezone.utc)
+    assert settings.start_for("profiles", now) == datetime(2025, 6, 1, tzinfo=timezone.utc)
