@@ -20,7 +20,6 @@ from singer_sdk import RESTStream
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
-from singer_sdk.singerlib import SchemaMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
@@ -31,6 +30,7 @@ from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.reader import Reader
 from tap_klaviyo.sdk import SdkStreamHooks
 from tap_klaviyo.settings import Settings
+from tap_klaviyo.traits import FullRefresh, ParentOfChildren, SchemaFollowsRecords
 from tap_klaviyo.transport.http import Endpoint, HttpClient
 from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, related_ids
 from tap_klaviyo.transport.ratelimit import limiter_for
@@ -38,46 +38,13 @@ from tap_klaviyo.write.derive import Derived, Deriver
 from tap_klaviyo.write.lines import LeanWriter
 from tap_klaviyo.write.paths import Output, OutputFacts, choose_output
 from tap_klaviyo.write.renderer import PageRenderer
-from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck
 
 Page = list[dict[str, Any]]
 
 
-class SchemaFollowsRecords:
-    """A stream whose schema widens to what Klaviyo really sends (write/widen.py): the
-    record check widens it, the stream installs it and announces it in a SCHEMA."""
-
-    @cached_property
-    def evolving(self) -> EvolvingSchema:
-        return EvolvingSchema(
-            self.name, self.schema, install=self._install, send=self._send, logger=self.logger
-        )
-
-    @cached_property
-    def record_check(self) -> RecordCheck:
-        key = self.replication_key if self.bookmarks_per_record else None
-        return RecordCheck(self.name, self.schema, self.id_field, key, self.evolving.widened)
-
-    def announce_schema(self) -> None:
-        self.evolving.announce_pending()
-
-    def _install(self, schema: dict[str, Any]) -> None:
-        # An instance attribute shadows the class's schema descriptor for this stream only.
-        self.__dict__["schema"] = schema
-        if self.record_check.schema is not schema:
-            self.record_check.adopt(schema)
-        if self.output is not Output.SDK:
-            self.stream_maps[0].transformed_schema = schema
-
-    def _send(self, schema: dict[str, Any]) -> None:
-        # With stream maps or flattening the SDK shapes records and schemas itself.
-        if self.output is not Output.SDK:
-            key = [self.replication_key] if self.replication_key else None
-            message = SchemaMessage(self.name, schema, list(self.primary_keys), key)
-            self.run_tap.write_message(message)
-
-
-class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
+class KlaviyoStream(
+    SchemaFollowsRecords, FullRefresh, ParentOfChildren, SdkStreamHooks, RESTStream
+):
     """A Klaviyo collection endpoint read as one Singer stream.
 
     Subclasses declare name, path, keys, replication key and parent. The spec
@@ -105,11 +72,6 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
     paid_add_on: ClassVar[str | None] = None
     # Columns read off each record's own values (write/derive.py).
     derived_columns: ClassVar[tuple[Derived, ...]] = ()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # To-many relationship ids of included relationships, held for the children.
-        self._related: dict[str, dict[str, list[str]]] = {}
 
     # ---- collaborators, built once ----------------------------------------------
 
@@ -235,14 +197,8 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         return self.record_check(row)
 
-    def get_child_context(self, record: dict, context: Context | None) -> dict[str, Any]:
-        if not self.child_streams:
-            return {}
-        child = self.child_context_for(record, context)
-        self._related.pop(record[self.id_field], None)
-        return child
-
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        self.settle_full_refresh()
         self.release_workers()
         self.send_pending_version()
         super().finalize_state_progress_markers(state)
@@ -289,7 +245,7 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
             progress = self.get_context_state(context).get("replication_key_value")
         bookmark = (
             saved_bookmark(self.tap_state, self.name, self.state_partitioning_keys, context)
-            if self.replication_key
+            if self.replication_key and not getattr(self, "refreshing", False)
             else None
         )
         started = self.run_tap.run_started_at
@@ -326,13 +282,14 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
         id_field, derive = self.id_field, self.deriver
         for resource in page_resources(content, url, self.name):
             if keep_related:
-                self._related[resource.id] = related_ids(resource, self.includes)
+                self.related[resource.id] = related_ids(resource, self.includes)
             record = flatten_resource(resource, id_field)
             yield derive(record) if derive else record
 
     def prepare_run(self) -> None:
-        """Look up what the stream needs once per run, before any worker process forks
+        """Decide what the stream needs once per run, before any worker process forks
         (they inherit it)."""
+        self.plan_full_refresh()
 
     def lookup_maps(self) -> dict[str, dict]:
         """The maps derived columns look values up in (``Derived.via``)."""
@@ -351,26 +308,6 @@ class KlaviyoStream(SchemaFollowsRecords, SdkStreamHooks, RESTStream):
     def prefetch(self, context: Context) -> None:
         """Start fetching this context's pages now; they are read in their turn."""
         self.reader.prefetch(context, self.run_bounds)
-
-    def prefetch_children(self, page: Page, context: Context | None) -> None:
-        children = [
-            child
-            for child in self.child_streams
-            if isinstance(child, KlaviyoStream)
-            and (child.selected or child.has_selected_descendents)
-        ]
-        if not children:
-            return
-        for record in page:
-            child_context = self.child_context_for(record, context)
-            for child in children:
-                child.prefetch(child_context)
-
-    def child_context_for(self, record: dict, context: Context | None) -> dict[str, Any]:
-        child = {k: v for k, v in (context or {}).items() if k.endswith("_id")}
-        child[self.child_key] = record[self.id_field]
-        child.update(self._related.get(record[self.id_field], {}))
-        return child
 
     # ---- pages rendered into lines (write/) ----------------------------------------
 

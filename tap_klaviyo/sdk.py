@@ -123,6 +123,12 @@ class SdkStreamHooks(_Base):
         # Held back here, it goes out once every record has been written.
         self._pending_version = full_table_version
 
+    def stamp_records(self, version: int) -> None:
+        """Records carry ``version`` (Singer's table version), which ACTIVATE_VERSION
+        names once every one of them has been written."""
+        self._stream_version = version
+        self._pending_version = version
+
     def send_pending_version(self) -> None:
         version = getattr(self, "_pending_version", None)
         if version is not None:

@@ -6,6 +6,7 @@ import gc
 import io
 import json
 import sys
+import threading
 from functools import cached_property
 from typing import IO, Any
 
@@ -141,9 +142,7 @@ class TapKlaviyo(SdkTapHooks, Tap):
         # Before anything reads a stream's replication key: the SDK turns parents of
         # some selected children into full-table streams here.
         begin_sync(self)
-        for stream in self.streams.values():
-            if stream.selected and hasattr(stream, "prepare_run"):
-                stream.prepare_run()
+        self._prepare_streams()
         processes = self.settings.render_processes
         processes = default_processes() if processes is None else int(processes)
         rendered = [
@@ -162,6 +161,30 @@ class TapKlaviyo(SdkTapHooks, Tap):
             if self.render_pool is not None:
                 self.render_pool.close()
                 self.render_pool = None
+
+    def _prepare_streams(self) -> None:
+        """What streams look up once per run (metric names, say), before worker
+        processes fork: on a daemon thread, so a stop never waits on a silent Klaviyo."""
+        failed: list[BaseException] = []
+
+        def prepare() -> None:
+            try:
+                for stream in self.streams.values():
+                    if stream.selected and hasattr(stream, "prepare_run"):
+                        stream.prepare_run()
+            except BaseException as exc:  # raised on the tap's own thread below
+                failed.append(exc)
+
+        self.syncing = True
+        thread = threading.Thread(target=prepare, name="stream-prepare", daemon=True)
+        thread.start()
+        while thread.is_alive() and not self.stop.wait(0.2):
+            thread.join(0.01)
+        self.syncing = False
+        if failed:
+            raise failed[0]
+        if self.stop.is_set:
+            raise KlaviyoError(f"The run stopped ({self.stop.reason}) before any stream began.")
 
     def _sync_streams(self) -> None:
         roots = []

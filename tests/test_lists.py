@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.conftest import run_tap
+from tests.conftest import run_tap, run_tap_until_failure
 
 GROUPS = [("lists", "list_members", "list"), ("segments", "segment_members", "segment")]
 
@@ -106,3 +108,84 @@ def test_tagging_a_list_reaches_the_next_run_though_the_list_did_not_change(
     assert pairs == {(r["list_id"], r["tag_id"]) for r in first.records["list_tags"]} | {
         (target, tag)
     }
+
+
+def activations(run: Any, stream: str) -> list[int]:
+    return [
+        m["version"]
+        for m in run.messages
+        if m["type"] == "ACTIVATE_VERSION" and m["stream"] == stream
+    ]
+
+
+def aged(state: dict[str, Any], stream: str, days: float) -> dict[str, Any]:
+    """``state`` as if the stream's last full read had been ``days`` ago."""
+    state = copy.deepcopy(state)
+    last = datetime.fromisoformat(state["bookmarks"][stream]["full_refreshed_at"])
+    state["bookmarks"][stream]["full_refreshed_at"] = (last - timedelta(days=days)).isoformat()
+    return state
+
+
+def test_members_who_left_are_dropped_by_the_weekly_full_read(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    streams = ["lists", "list_members"]
+    first = run_tap(config, streams=streams)
+    # The first run reads every member anyway: it says so to the target.
+    (version,) = activations(first, "list_members")
+    last_record = max(
+        i
+        for i, m in enumerate(first.messages)
+        if m["type"] == "RECORD" and m["stream"] == "list_members"
+    )
+    activate = next(i for i, m in enumerate(first.messages) if m["type"] == "ACTIVATE_VERSION")
+    assert activate > last_record, "ACTIVATE_VERSION only after every member"
+    assert {
+        m["version"]
+        for m in first.messages
+        if m.get("stream") == "list_members" and m["type"] == "RECORD"
+    } == {version}
+
+    target = sorted(sim.data.ids("list"), key=lambda i: -len(sim.data.members("list", i)))[0]
+    leaver = sorted(sim.data.members("list", target))[0]
+    sim.data.advance(60)
+    sim.data.remove_list_member(target, leaver)
+
+    # Within the week: incremental, nothing dropped.
+    second = run_tap(config, streams=streams, state=first.state)
+    assert activations(second, "list_members") == []
+    assert len(second.records.get("list_members", [])) < len(first.records["list_members"])
+
+    # A week later: every member again, under a new version, and then ACTIVATE_VERSION,
+    # so the target drops what was not sent: the membership that ended.
+    week_later = aged(second.state, "list_members", 7)
+    third = run_tap(config, streams=streams, state=week_later)
+    (newer,) = activations(third, "list_members")
+    assert newer > version
+    pairs = {(r["list_id"], r["profile_id"]) for r in third.records["list_members"]}
+    expected = {
+        (group, profile)
+        for group in sim.data.ids("list")
+        for profile in sim.data.members("list", group)
+    }
+    assert pairs == expected and (target, leaver) not in pairs
+    assert (
+        third.state["bookmarks"]["list_members"]["full_refreshed_at"]
+        > (second.state["bookmarks"]["list_members"]["full_refreshed_at"])
+    )
+
+
+def test_a_full_read_cut_short_drops_nothing(sim: Any, config: dict[str, Any]) -> None:
+    from klaviyo_sim import Fault
+
+    first = run_tap(config, streams=["lists", "list_members"])
+    due = aged(first.state, "list_members", 8)
+    sim.faults.add(Fault(path_pattern=r"/profiles$", status=400, after=3, times=None))
+    run, error = run_tap_until_failure(
+        {**config, "max_workers": 1}, streams=["lists", "list_members"], state=due
+    )
+    assert error is not None
+    assert run.records["list_members"], "some members were read before the failure"
+    assert activations(run, "list_members") == []
+    saved = run.state["bookmarks"]["list_members"]["full_refreshed_at"]
+    assert saved == due["bookmarks"]["list_members"]["full_refreshed_at"]

@@ -24,6 +24,10 @@ def test_lean_path_matches_the_sdk_path(
     assert lean.records.keys() == plain.records.keys()
     for stream, records in plain.records.items():
         assert lean.records[stream] == records, stream
+    # When each run began (a full read of members) is the one thing that differs.
+    for run in (lean, plain):
+        for entry in run.state["bookmarks"].values():
+            entry.pop("full_refreshed_at", None)
     assert lean.state == plain.state
 
 

@@ -52,3 +52,11 @@ def run_end(end_date: datetime | None, run_started_at: datetime) -> datetime:
     """Records dated after the run began (or ``end_date``) wait for a later run, so a
     bad client clock can never push a bookmark into the future."""
     return end_date if end_date else run_started_at
+
+
+def full_refresh_due(last: str | None, every_days: float, now: datetime) -> bool:
+    """Whether a stream read in full every ``every_days`` days (0: never) is due: it has
+    never been, or was ``every_days`` or more days ago."""
+    if not every_days:
+        return False
+    return last is None or now - parse_datetime(last) >= timedelta(days=every_days)

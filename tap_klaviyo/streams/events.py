@@ -50,6 +50,7 @@ class EventsStream(KlaviyoStream):
     )
 
     def prepare_run(self) -> None:
+        super().prepare_run()
         chosen = self.settings.event_metric_ids
         self.metric_ids = event_metric_ids(self.run_tap, chosen, self.logger) if chosen else []
         self.metric_names = metric_names(self.run_tap, self.logger)

@@ -15,6 +15,9 @@ class GroupMembersStream(KlaviyoChildStream):
     replication_key = "joined_group_at"
     # Joining a group does not touch the group's `updated`, so every group is visited.
     ignore_parent_replication_key = True
+    # Klaviyo lists no departures: every few days all members are read again and the
+    # target drops (or marks deleted) the memberships that were not.
+    full_refresh_setting = "members_full_refresh_days"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -61,7 +61,7 @@ class Deriver:
                 if value not in (None, ""):
                     break
             if derived.via is not None and value is not None:
-                value = self.maps.get(derived.via, {}).get(value)
+                value = self.maps.get(derived.via, {}).get(value) if type(value) is str else None
             if value in ("", None):
                 value = None
             elif derived.kind == "string" and not isinstance(value, str):
