@@ -159,6 +159,7 @@ def test_members_who_left_are_dropped_by_the_weekly_full_read(
     # A week later: every member again, under a new version, and then ACTIVATE_VERSION,
     # so the target drops what was not sent: the membership that ended.
     week_later = aged(second.state, "list_members", 7)
+    last_full_read = week_later["bookmarks"]["list_members"]["full_refreshed_at"]
     third = run_tap(config, streams=streams, state=week_later)
     (newer,) = activations(third, "list_members")
     assert newer > version
