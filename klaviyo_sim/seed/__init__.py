@@ -28,6 +28,7 @@ from .base import (
 )
 from .bulk import build_bulk
 from .commerce import CommerceSeed
+from .consent import build_consent
 from .events import EventSeed
 from .groups import GroupSeed
 from .messaging import MessagingSeed
@@ -60,6 +61,9 @@ def build_default(data: SimData, seed: int = 0) -> SimData:
         builder.webhooks()
         builder.reviews()
         data.notes.update(builder.notes)
+        # Later additions, each on a random stream of its own: the records above stay as
+        # the family builders made them, but for what these say they change.
+        build_consent(data, seed)
     return data
 
 
