@@ -70,7 +70,17 @@ RELATIONS: dict[str, dict[str, Relation]] = {
     "event": {
         "profile": R("profile", False),
         "metric": R("metric", False),
-        "attributions": R("attribution", True),
+        "attributions": R("attribution", True, "event"),
+    },
+    # Attribution of a conversion event (include=attributions on events); no attributes.
+    "attribution": {
+        "event": R("event", False, "attributions"),
+        "attributed-event": R("event", False),
+        "campaign": R("campaign", False),
+        "campaign-message": R("campaign-message", False),
+        "flow": R("flow", False),
+        "flow-message": R("flow-message", False),
+        "flow-message-variation": R("flow-message", False),
     },
     "metric": {
         "flow-triggers": R("flow", True),
@@ -137,6 +147,9 @@ RELATIONS: dict[str, dict[str, Relation]] = {
     "push-token": {"profile": R("profile", False, "push-tokens")},
 }
 del R
+
+# Resources the spec gives no "attributes" member.
+WITHOUT_ATTRIBUTES = frozenset({"attribution", "webhook-topic"})
 
 # Attributes returned only when asked for with additional-fields[type]=...
 ADDITIONAL_ATTRIBUTES: dict[str, frozenset[str]] = {

@@ -23,6 +23,7 @@ from .model import (
     COMPUTED_ATTRIBUTES,
     FILTER_RELATION_ALIASES,
     RELATIONS,
+    WITHOUT_ATTRIBUTES,
     collection_for,
     relation,
 )
@@ -446,7 +447,9 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
     if kind in ctx.fields:
         attrs = _pick(attrs, ctx.fields[kind])
     self_url = resource_url(ctx.base_url, kind, rid)
-    out: dict[str, Any] = {"type": kind, "id": rid, "attributes": attrs}
+    out: dict[str, Any] = {"type": kind, "id": rid}
+    if kind not in WITHOUT_ATTRIBUTES:
+        out["attributes"] = attrs
     relationships: dict[str, Any] = {}
     links = ctx.data.links_of(kind, rid)
     for name, rel in _EXPOSED.get(kind, ()):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..data import SimData
 from .account import AccountSeed
+from .attribution import build_attribution
 from .base import (
     ALNUM,
     BIG_INT,
@@ -64,6 +65,7 @@ def build_default(data: SimData, seed: int = 0) -> SimData:
         # Later additions, each on a random stream of its own: the records above stay as
         # the family builders made them, but for what these say they change.
         build_consent(data, seed)
+        build_attribution(data, seed)
     return data
 
 

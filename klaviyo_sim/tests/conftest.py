@@ -198,6 +198,7 @@ def response_cases(sim: KlaviyoSimulator) -> list[tuple[str, str, dict[str, str]
         ("get_accounts", "/api/accounts", {}),
         ("get_profiles", "/api/profiles", {**profile_fields, "include": "push-tokens"}),
         ("get_events", "/api/events", {"page[size]": "1000", "include": "profile,metric"}),
+        ("get_events", "/api/events", {"include": "attributions,metric", "page[size]": "50"}),
         ("get_metrics", "/api/metrics", {}),
         ("get_lists", "/api/lists", {"include": "tags"}),
         ("get_segments", "/api/segments", {"include": "tags"}),
@@ -252,6 +253,8 @@ def response_cases(sim: KlaviyoSimulator) -> list[tuple[str, str, dict[str, str]
         cases.append(("get_coupon_codes_for_coupon", f"/api/coupons/{coupon}/coupon-codes", {}))
     for form in sim.data.ids("form"):
         cases.append(("get_versions_for_form", f"/api/forms/{form}/form-versions", {}))
+    for order in notes["attribution"]["attributed_orders"][:3]:
+        cases.append(("get_event", f"/api/events/{order}", {"include": "attributions"}))
     item = notes["catalog"]["items"][0]
     cases.append(
         (

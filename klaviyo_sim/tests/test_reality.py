@@ -410,9 +410,14 @@ def _explained(
                 return set().union(*(f for f in found if f is not None))
         return None
     path = list(error.absolute_path)
+    if path[:1] == ["data"] and isinstance(page["data"], dict):
+        path = ["data", 0, *path[1:]]  # a single resource: as the first of a list
     if len(path) < 4 or path[0] not in ("data", "included") or path[2] != "attributes":
         return None
-    key = (page[path[0]][path[1]]["type"], tuple(path[3:]))
+    owner = page["data"] if isinstance(page["data"], dict) else page[path[0]][path[1]]
+    if path[0] == "included":
+        owner = page["included"][path[1]]
+    key = (owner["type"], tuple(path[3:]))
     if error.instance is None and key in nulls:
         return {nulls[key]}
     if isinstance(error.instance, str) and SPACED.match(error.instance) and key in spaced:
