@@ -145,6 +145,21 @@ RELATIONS: dict[str, dict[str, Relation]] = {
         "item": R("catalog-item", False),
     },
     "push-token": {"profile": R("profile", False, "push-tokens")},
+    # Custom objects.
+    "object-type": {
+        "current-schema": R("object-schema", False),
+        "draft-schema": R("object-schema", False),
+        "schema-versions": R("object-schema", True),
+        "object-types": R("object-type", True),
+        "profile-object-types": R("profile-object-type", True),
+        "object-records": R("object-record", True, exposed=False),
+        "object-ingestion-logs": R("object-ingestion-log", True, exposed=False),
+    },
+    "object-schema": {
+        "source-mapping": R("source-mapping", False),
+        "object-schemas": R("object-schema", True),
+        "profile-object-schemas": R("profile-object-schema", True),
+    },
 }
 del R
 

@@ -33,6 +33,7 @@ from .consent import build_consent
 from .events import EventSeed
 from .groups import GroupSeed
 from .messaging import MessagingSeed
+from .objects import build_objects
 from .profiles import ProfileSeed
 from .reality import build_reality
 
@@ -66,6 +67,7 @@ def build_default(data: SimData, seed: int = 0) -> SimData:
         # the family builders made them, but for what these say they change.
         build_consent(data, seed)
         build_attribution(data, seed)
+        build_objects(data, seed)
     return data
 
 

@@ -255,6 +255,25 @@ def response_cases(sim: KlaviyoSimulator) -> list[tuple[str, str, dict[str, str]
         cases.append(("get_versions_for_form", f"/api/forms/{form}/form-versions", {}))
     for order in notes["attribution"]["attributed_orders"][:3]:
         cases.append(("get_event", f"/api/events/{order}", {"include": "attributions"}))
+    cases.append(
+        ("get_object_types", "/api/object-types", {"include": "current-schema,draft-schema"})
+    )
+    cases.append(("get_data_sources", "/api/data-sources", {}))
+    every = "current-schema,draft-schema,schema-versions,object-types,profile-object-types"
+    for type_id, records in notes["objects"]["records"].items():
+        cases.append(("get_object_type", f"/api/object-types/{type_id}", {"include": every}))
+        cases.append(
+            ("get_records_for_object_type", f"/api/object-types/{type_id}/object-records", {})
+        )
+        cases.append(
+            (
+                "get_schema_versions_for_object_type",
+                f"/api/object-types/{type_id}/schema-versions",
+                {},
+            )
+        )
+        if records:
+            cases.append(("get_object_record", f"/api/object-records/{records[0]}", {}))
     item = notes["catalog"]["items"][0]
     cases.append(
         (
