@@ -87,6 +87,11 @@ RELATIONS: dict[str, dict[str, Relation]] = {
         "metric-properties": R("metric-property", True, "metric", exposed=False),
     },
     "metric-property": {"metric": R("metric", False, "metric-properties")},
+    "custom-metric": {"metrics": R("metric", True)},
+    "mapped-metric": {
+        "metric": R("metric", False),
+        "custom-metric": R("custom-metric", False),
+    },
     "list": {
         "profiles": R("profile", True, "lists"),
         "tags": R("tag", True, "lists"),

@@ -29,6 +29,7 @@ from .base import (
 )
 from .bulk import build_bulk
 from .commerce import CommerceSeed
+from .configuration import build_configuration
 from .consent import build_consent
 from .events import EventSeed
 from .groups import GroupSeed
@@ -68,6 +69,7 @@ def build_default(data: SimData, seed: int = 0) -> SimData:
         build_consent(data, seed)
         build_attribution(data, seed)
         build_objects(data, seed)
+        build_configuration(data, seed)
     return data
 
 
