@@ -218,6 +218,39 @@ class SimData:
             self._bump(resource_type)
             self._bump(target_type)
 
+    def suppress(
+        self,
+        profile_id: str,
+        reason: str = "USER_SUPPRESSED",
+        list_id: str | None = None,
+        at: datetime | str | None = None,
+    ) -> Resource:
+        """Suppress a profile's email marketing globally (``reason`` from the spec's enum)
+        or for one list (``list_id``, any reason) at ``at`` (default :meth:`now`).
+        ``updated`` does not move (README "Consent and suppression")."""
+        from .consent import suppress
+
+        return suppress(self, profile_id, reason, list_id, at)
+
+    def unsuppress(
+        self,
+        profile_id: str,
+        list_id: str | None = None,
+        reasons: Iterable[str] | None = ("USER_SUPPRESSED",),
+    ) -> Resource:
+        """Remove a profile's global suppressions (or those for ``list_id``) with one of
+        ``reasons`` (``None``: all). The default is Klaviyo's bulk unsuppress: only
+        ``USER_SUPPRESSED``. ``updated`` does not move."""
+        from .consent import unsuppress
+
+        return unsuppress(self, profile_id, list_id, reasons)
+
+    def touched(self, resource_type: str) -> None:
+        """Record a change made to stored attributes in place (seed builders, helpers), so
+        cached queries and indexes are not reused."""
+        with self.lock:
+            self._bump(resource_type)
+
     def add_list_member(
         self, list_id: str, profile_id: str, joined_group_at: datetime | str | None = None
     ) -> None:

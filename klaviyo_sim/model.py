@@ -70,13 +70,28 @@ RELATIONS: dict[str, dict[str, Relation]] = {
     "event": {
         "profile": R("profile", False),
         "metric": R("metric", False),
-        "attributions": R("attribution", True),
+        "attributions": R("attribution", True, "event"),
+    },
+    # Attribution of a conversion event (include=attributions on events); no attributes.
+    "attribution": {
+        "event": R("event", False, "attributions"),
+        "attributed-event": R("event", False),
+        "campaign": R("campaign", False),
+        "campaign-message": R("campaign-message", False),
+        "flow": R("flow", False),
+        "flow-message": R("flow-message", False),
+        "flow-message-variation": R("flow-message", False),
     },
     "metric": {
         "flow-triggers": R("flow", True),
         "metric-properties": R("metric-property", True, "metric", exposed=False),
     },
     "metric-property": {"metric": R("metric", False, "metric-properties")},
+    "custom-metric": {"metrics": R("metric", True)},
+    "mapped-metric": {
+        "metric": R("metric", False),
+        "custom-metric": R("custom-metric", False),
+    },
     "list": {
         "profiles": R("profile", True, "lists"),
         "tags": R("tag", True, "lists"),
@@ -135,8 +150,26 @@ RELATIONS: dict[str, dict[str, Relation]] = {
         "item": R("catalog-item", False),
     },
     "push-token": {"profile": R("profile", False, "push-tokens")},
+    # Custom objects.
+    "object-type": {
+        "current-schema": R("object-schema", False),
+        "draft-schema": R("object-schema", False),
+        "schema-versions": R("object-schema", True),
+        "object-types": R("object-type", True),
+        "profile-object-types": R("profile-object-type", True),
+        "object-records": R("object-record", True, exposed=False),
+        "object-ingestion-logs": R("object-ingestion-log", True, exposed=False),
+    },
+    "object-schema": {
+        "source-mapping": R("source-mapping", False),
+        "object-schemas": R("object-schema", True),
+        "profile-object-schemas": R("profile-object-schema", True),
+    },
 }
 del R
+
+# Resources the spec gives no "attributes" member.
+WITHOUT_ATTRIBUTES = frozenset({"attribution", "webhook-topic"})
 
 # Attributes returned only when asked for with additional-fields[type]=...
 ADDITIONAL_ATTRIBUTES: dict[str, frozenset[str]] = {

@@ -23,6 +23,7 @@ from .model import (
     COMPUTED_ATTRIBUTES,
     FILTER_RELATION_ALIASES,
     RELATIONS,
+    WITHOUT_ATTRIBUTES,
     collection_for,
     relation,
 )
@@ -152,7 +153,10 @@ _SPECIAL_FIELDS = frozenset(
 )
 
 
-def sort_key(data: SimData, row: Row, sort_field: str | None) -> SortKey:
+def sort_key(data: SimData, row: Row, sort_field: str | None, descending: bool = False) -> SortKey:
+    """Where a row sorts. A field with several values (an array, e.g. a profile's
+    ``list_suppressions.timestamp``) sorts by its smallest value ascending and by its
+    largest descending (README "Consent and suppression")."""
     resource = row[0]
     if sort_field is None:
         return ((0, 0), resource["id"])
@@ -164,8 +168,10 @@ def sort_key(data: SimData, row: Row, sort_field: str | None) -> SortKey:
         value = resource["attributes"].get(sort_field)
         if not isinstance(value, list):
             return (normalize(value), resource["id"])
-    values = [v for v in field_values(data, row, sort_field) if v is not None]
-    return (normalize(values[0] if values else None), resource["id"])
+    keys = [normalize(v) for v in field_values(data, row, sort_field) if v is not None]
+    if not keys:
+        return (normalize(None), resource["id"])
+    return ((max(keys) if descending else min(keys)), resource["id"])
 
 
 # -- result sets ----------------------------------------------------------------------------
@@ -199,21 +205,23 @@ class QueryCache:
             self.entries.popitem(last=False)
 
 
-def _sorted_index(data: SimData, resource_type: str, sort_field: str | None) -> ResultSet:
-    cache_key = (resource_type, sort_field, data.generation)
+def _sorted_index(
+    data: SimData, resource_type: str, sort_field: str | None, descending: bool = False
+) -> ResultSet:
+    cache_key = (resource_type, sort_field, descending, data.generation)
     found = data.index_cache.get(cache_key)
     if found is not None:
         return found
     pairs = sorted(
         (
-            (sort_key(data, (r, None), sort_field), (r, None))
+            (sort_key(data, (r, None), sort_field, descending), (r, None))
             for r in data.stored(resource_type).values()
         ),
         key=lambda pair: pair[0],
     )
     index = ResultSet([k for k, _ in pairs], [row for _, row in pairs])
     # One generation at a time: older views can never be asked for again.
-    for stale in [k for k in data.index_cache if k[2] != data.generation]:
+    for stale in [k for k in data.index_cache if k[-1] != data.generation]:
         del data.index_cache[stale]
     data.index_cache[cache_key] = index
     return index
@@ -255,10 +263,16 @@ def select(
     resource_type: str,
     conditions: list[Condition],
     sort_field: str | None,
+    descending: bool = False,
 ) -> ResultSet:
-    """Filter and order rows (or the whole collection of ``resource_type`` when rows is None)."""
+    """Filter and order rows (or the whole collection of ``resource_type`` when rows is None).
+
+    The result is ascending; ``descending`` only changes where rows with several values of
+    the sort field sort (by their largest value instead of their smallest)."""
+    # Only attribute paths can hold several values; other fields share one index.
+    descending = descending and "." in (sort_field or "")
     if rows is None:
-        index = _sorted_index(data, resource_type, sort_field)
+        index = _sorted_index(data, resource_type, sort_field, descending)
         start, stop = 0, len(index.keys)
         lo, hi, covered = _bounds(conditions, sort_field)
         if lo is not None:
@@ -281,7 +295,7 @@ def select(
                 out.append(row)
         return ResultSet(keys, out)
     matched = [
-        (sort_key(data, row, sort_field), row)
+        (sort_key(data, row, sort_field, descending), row)
         for row in rows
         if all(c.matches(field_values(data, row, c.field)) for c in conditions)
     ]
@@ -433,7 +447,9 @@ def render(ctx: RenderContext, row: Row, primary: bool = True) -> dict[str, Any]
     if kind in ctx.fields:
         attrs = _pick(attrs, ctx.fields[kind])
     self_url = resource_url(ctx.base_url, kind, rid)
-    out: dict[str, Any] = {"type": kind, "id": rid, "attributes": attrs}
+    out: dict[str, Any] = {"type": kind, "id": rid}
+    if kind not in WITHOUT_ATTRIBUTES:
+        out["attributes"] = attrs
     relationships: dict[str, Any] = {}
     links = ctx.data.links_of(kind, rid)
     for name, rel in _EXPOSED.get(kind, ()):

@@ -179,11 +179,12 @@ def read(
         tuple(sorted(path_params.items())),
         params.get("filter"),
         sort_field,
+        descending,
         sim.data.generation,
     )
     result = sim.query_cache.get(cache_key)
     if result is None:
-        result = q.select(sim.data, rows, primary_type, conditions, sort_field)
+        result = q.select(sim.data, rows, primary_type, conditions, sort_field, descending)
         sim.query_cache.put(cache_key, result)
 
     next_link = None

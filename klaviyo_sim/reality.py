@@ -174,6 +174,47 @@ UNSORTED: tuple[UnsortedPages, ...] = (
 )
 
 
+# -- endpoints an account's plan must include ----------------------------------------------------
+
+ADVANCED_KDP = "advanced_kdp"
+# Every add-on the simulator knows (``KlaviyoSimulator(add_ons=...)``).
+ADD_ONS = frozenset({ADVANCED_KDP})
+# The account the layer plays when ``add_ons`` is None. Most accounts lack Advanced KDP, but
+# the default seed has webhooks, which only Advanced KDP accounts can manage (README).
+DEFAULT_ADD_ONS = frozenset({ADVANCED_KDP})
+
+
+@dataclass(frozen=True)
+class PlanGate:
+    """Operations that answer 403 ``permission_denied`` unless the account has an add-on,
+    whatever the key's scopes."""
+
+    name: str  # the quirk's name in README.md
+    add_on: str
+    operations: frozenset[str]
+    # Klaviyo's exact text is not quoted anywhere public: this one is made up (README).
+    detail: str
+
+
+PLAN_GATED: tuple[PlanGate, ...] = (
+    PlanGate(
+        "webhooks-need-advanced-kdp",
+        ADVANCED_KDP,
+        frozenset({"get_webhooks", "get_webhook", "get_webhook_topics", "get_webhook_topic"}),
+        "Your account does not have access to webhooks. The Webhooks API is available to "
+        "Advanced KDP customers and Klaviyo app partners.",
+    ),
+)
+
+
+def plan_gate(operation_id: str, add_ons: frozenset[str]) -> PlanGate | None:
+    """The gate that closes an operation to an account with these add-ons, if any."""
+    for gate in PLAN_GATED:
+        if operation_id in gate.operations and gate.add_on not in add_ons:
+            return gate
+    return None
+
+
 # -- applying them ------------------------------------------------------------------------------
 
 _EXTRAS_BY_TYPE: dict[str, tuple[Extra, ...]] = {}
@@ -278,4 +319,5 @@ def quirk_names() -> list[str]:
         *(q.name for q in LINKS_ONLY),
         LAST_PAGE_NULL_LINKS,
         *(u.name for u in UNSORTED),
+        *(g.name for g in PLAN_GATED),
     ]

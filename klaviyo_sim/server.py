@@ -11,13 +11,14 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from . import query as q
+from . import reality as quirks
 from .data import SimData
 from .errors import ApiError, Response, dumps, invalid
 from .faults import Fault, Faults
@@ -34,8 +35,8 @@ _REVISION = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:\.[A-Za-z0-9_-]+)?$")
 class KlaviyoSimulator:
     """Klaviyo's read API on 127.0.0.1, driven by the committed spec extract.
 
-    Usable as a context manager. ``rate_limits``, ``rate_limit_scale``, ``latency`` and
-    ``reality`` may be changed while it runs.
+    Usable as a context manager. ``rate_limits``, ``rate_limit_scale``, ``latency``,
+    ``reality`` and ``add_ons`` may be changed while it runs.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class KlaviyoSimulator:
         report_page_size: int = 500,
         render_cache: int = 0,
         reality: bool = False,
+        add_ons: Iterable[str] | None = None,
     ) -> None:
         self.seed = seed
         self.rate_limits = rate_limits
@@ -66,6 +68,9 @@ class KlaviyoSimulator:
         # The reality layer (reality.py): Klaviyo's live behaviour where it differs from the
         # spec. Without ``data``, it also picks the seed's reality variant.
         self.reality = reality
+        # The account's paid add-ons, which the reality layer's plan-gated endpoints need
+        # (reality.PLAN_GATED); None: reality.DEFAULT_ADD_ONS.
+        self.add_ons = add_ons
         self.spec = spec or load_spec()
         self.data = data if data is not None else SimData.default(seed, reality=reality)
         digest = hashlib.sha256(f"klaviyo-sim-key-{seed}".encode()).hexdigest()
@@ -142,6 +147,26 @@ class KlaviyoSimulator:
     def remove_key(self, key: str) -> None:
         with self._keys_lock:
             self._keys.pop(key, None)
+
+    @property
+    def add_ons(self) -> frozenset[str] | None:
+        return self._add_ons
+
+    @add_ons.setter
+    def add_ons(self, value: Iterable[str] | None) -> None:
+        if value is None:
+            self._add_ons: frozenset[str] | None = None
+            return
+        names = frozenset([value] if isinstance(value, str) else value)
+        unknown = names - quirks.ADD_ONS
+        if unknown:
+            known = ", ".join(sorted(quirks.ADD_ONS))
+            raise ValueError(f"unknown add-on(s) {', '.join(sorted(unknown))}; known: {known}")
+        self._add_ons = names
+
+    def account_add_ons(self) -> frozenset[str]:
+        """The add-ons the account has: ``add_ons``, or the reality layer's default."""
+        return quirks.DEFAULT_ADD_ONS if self._add_ons is None else self._add_ons
 
     def reset_rate_limits(self) -> None:
         self.limiter.reset()
@@ -255,6 +280,17 @@ class KlaviyoSimulator:
     ) -> Response:
         self._authorize(op, headers)
         self._check_revision(headers)
+        if self.reality:
+            # Endpoints the account's plan lacks: 403 whatever the scopes (README).
+            gate = quirks.plan_gate(op.operation_id, self.account_add_ons())
+            if gate is not None:
+                raise ApiError(
+                    403,
+                    "permission_denied",
+                    "You do not have permission to perform this action.",
+                    gate.detail,
+                    {"pointer": "/data/"},
+                )
         raw_params = parse_qs(raw_query, keep_blank_values=True)
         for name, values in raw_params.items():
             if len(values) > 1:

@@ -102,6 +102,25 @@ def _message_counts(seed: Any, channel: str, recipients: int) -> dict[str, float
     return {k: float(v) for k, v in counts.items()}
 
 
+def campaign_owner(when: datetime, sent: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The sent campaign message a conversion at ``when`` is attributed to: the latest send
+    in the ``ATTRIBUTION_DAYS`` before it (``sent`` ascending by send), or None."""
+    owner = None
+    window = timedelta(days=ATTRIBUTION_DAYS)
+    for item in sent:
+        if item["send"] <= when < item["send"] + window:
+            owner = item  # the latest send before the event wins
+    return owner
+
+
+def flow_owner(event_id: str, day: date, live: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The live flow message a conversion no campaign claims is attributed to: one of those
+    sending on ``day`` (``live`` by message id), or none, picked by the event's id."""
+    candidates = [m for m in live if m["since"] <= day]
+    pick = _h("flow-conversion", event_id) % (len(candidates) + 1)
+    return candidates[pick] if pick < len(candidates) else None
+
+
 # Counts that keep arriving after a campaign's send; the rest are known at the send.
 _SETTLING = ("opens", "opens_unique", "clicks", "clicks_unique", "unsubscribes")
 _SETTLING += ("unsubscribe_uniques", "spam_complaints")
@@ -192,12 +211,8 @@ class FactBuilder:
         """Conversion events by the campaign message that claims them, and the rest."""
         claimed: dict[str, list[dict[str, Any]]] = {}
         rest = []
-        window = timedelta(days=ATTRIBUTION_DAYS)
         for event in events:
-            owner = None
-            for item in sent:
-                if item["send"] <= event["when"] < item["send"] + window:
-                    owner = item  # the latest send before the event wins
+            owner = campaign_owner(event["when"], sent)
             if owner is None:
                 rest.append(event)
             else:
@@ -282,10 +297,9 @@ class FactBuilder:
         by_day: dict[tuple[str, date], list[dict[str, Any]]] = {}
         for event in rest:
             day = event["when"].astimezone(zone).date()
-            candidates = [m for m in live if m["since"] <= day]
-            pick = _h("flow-conversion", event["id"]) % (len(candidates) + 1)
-            if pick < len(candidates):
-                by_day.setdefault((candidates[pick]["message"]["id"], day), []).append(event)
+            owner = flow_owner(event["id"], day, live)
+            if owner is not None:
+                by_day.setdefault((owner["message"]["id"], day), []).append(event)
         facts = []
         for item in live:
             message_id = item["message"]["id"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..data import SimData
 from .account import AccountSeed
+from .attribution import build_attribution
 from .base import (
     ALNUM,
     BIG_INT,
@@ -28,9 +29,12 @@ from .base import (
 )
 from .bulk import build_bulk
 from .commerce import CommerceSeed
+from .configuration import build_configuration
+from .consent import build_consent
 from .events import EventSeed
 from .groups import GroupSeed
 from .messaging import MessagingSeed
+from .objects import build_objects
 from .profiles import ProfileSeed
 from .reality import build_reality
 
@@ -60,6 +64,12 @@ def build_default(data: SimData, seed: int = 0) -> SimData:
         builder.webhooks()
         builder.reviews()
         data.notes.update(builder.notes)
+        # Later additions, each on a random stream of its own: the records above stay as
+        # the family builders made them, but for what these say they change.
+        build_consent(data, seed)
+        build_attribution(data, seed)
+        build_objects(data, seed)
+        build_configuration(data, seed)
     return data
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from .. import reality
 from ..data import SimData, iso
 from .base import spread, ulid
+from .configuration import add_recipient_estimations
 
 # Archived email campaigns added, all last updated before any default campaign (2019-2023):
 # they take positions 0..109 of sort=updated_at, the default seed's two archived email
@@ -107,6 +108,8 @@ def build_reality(data: SimData, seed: int = 0) -> SimData:
                     },
                 },
             )
+        # As every sent campaign of the default seed (seed/configuration.py): an estimation.
+        add_recipient_estimations(data, ordered)
         campaigns = data.notes.get("campaigns")
         if campaigns is not None:
             campaigns["email"] = [*campaigns["email"], *ordered]

@@ -198,9 +198,10 @@ def response_cases(sim: KlaviyoSimulator) -> list[tuple[str, str, dict[str, str]
         ("get_accounts", "/api/accounts", {}),
         ("get_profiles", "/api/profiles", {**profile_fields, "include": "push-tokens"}),
         ("get_events", "/api/events", {"page[size]": "1000", "include": "profile,metric"}),
-        ("get_metrics", "/api/metrics", {}),
-        ("get_lists", "/api/lists", {"include": "tags"}),
-        ("get_segments", "/api/segments", {"include": "tags"}),
+        ("get_events", "/api/events", {"include": "attributions,metric", "page[size]": "50"}),
+        ("get_metrics", "/api/metrics", {"include": "flow-triggers"}),
+        ("get_lists", "/api/lists", {"include": "tags,flow-triggers"}),
+        ("get_segments", "/api/segments", {"include": "tags,flow-triggers"}),
         ("get_flows", "/api/flows", {"include": "flow-actions,tags"}),
         ("get_templates", "/api/templates", {"additional-fields[template]": "definition"}),
         ("get_all_universal_content", "/api/template-universal-content", {}),
@@ -212,7 +213,12 @@ def response_cases(sim: KlaviyoSimulator) -> list[tuple[str, str, dict[str, str]
         ("get_catalog_categories", "/api/catalog-categories", {}),
         ("get_images", "/api/images", {}),
         ("get_forms", "/api/forms", {}),
-        ("get_webhooks", "/api/webhooks", {}),
+        ("get_webhooks", "/api/webhooks", {"include": "webhook-topics"}),
+        ("get_webhook_topics", "/api/webhook-topics", {}),
+        ("get_custom_metrics", "/api/custom-metrics", {"include": "metrics"}),
+        ("get_mapped_metrics", "/api/mapped-metrics", {"include": "metric,custom-metric"}),
+        ("get_web_feeds", "/api/web-feeds", {}),
+        ("get_tracking_settings", "/api/tracking-settings", {}),
         ("get_reviews", "/api/reviews", {}),
         ("get_push_tokens", "/api/push-tokens", {"include": "profile"}),
         (
@@ -252,6 +258,34 @@ def response_cases(sim: KlaviyoSimulator) -> list[tuple[str, str, dict[str, str]
         cases.append(("get_coupon_codes_for_coupon", f"/api/coupons/{coupon}/coupon-codes", {}))
     for form in sim.data.ids("form"):
         cases.append(("get_versions_for_form", f"/api/forms/{form}/form-versions", {}))
+    for order in notes["attribution"]["attributed_orders"][:3]:
+        cases.append(("get_event", f"/api/events/{order}", {"include": "attributions"}))
+    cases.append(
+        ("get_object_types", "/api/object-types", {"include": "current-schema,draft-schema"})
+    )
+    cases.append(("get_data_sources", "/api/data-sources", {}))
+    every = "current-schema,draft-schema,schema-versions,object-types,profile-object-types"
+    for type_id, records in notes["objects"]["records"].items():
+        cases.append(("get_object_type", f"/api/object-types/{type_id}", {"include": every}))
+        cases.append(
+            ("get_records_for_object_type", f"/api/object-types/{type_id}/object-records", {})
+        )
+        cases.append(
+            (
+                "get_schema_versions_for_object_type",
+                f"/api/object-types/{type_id}/schema-versions",
+                {},
+            )
+        )
+        if records:
+            cases.append(("get_object_record", f"/api/object-records/{records[0]}", {}))
+    for trigger in notes["configuration"]["flow_triggers"]:
+        kind, owner = trigger["type"], trigger["id"]
+        operation = f"get_flows_triggered_by_{kind}"
+        cases.append((operation, f"/api/{kind}s/{owner}/flow-triggers", {}))
+    for estimation in sim.data.ids("campaign-recipient-estimation"):
+        path = f"/api/campaign-recipient-estimations/{estimation}"
+        cases.append(("get_campaign_recipient_estimation", path, {}))
     item = notes["catalog"]["items"][0]
     cases.append(
         (

@@ -21,7 +21,11 @@ from klaviyo_sim.tests.conftest import (
 def test_unseeded_types_are_empty_collections(
     sim: KlaviyoSimulator, http: requests.Session
 ) -> None:
-    for path in ("/api/tracking-settings", "/api/custom-metrics", "/api/web-feeds"):
+    for path in (
+        "/api/profile-bulk-import-jobs",
+        "/api/coupon-code-bulk-create-jobs",
+        "/api/catalog-item-bulk-create-jobs",
+    ):
         response = get(http, sim, path)
         assert response.status_code == 200, path
         assert response.json()["data"] == []

@@ -14,7 +14,15 @@ import requests
 
 from klaviyo_sim import KlaviyoSimulator, SimData, reality
 from klaviyo_sim.seed.reality import ARCHIVED_EMAIL_CAMPAIGNS, BOUNDARY_PAIR
-from klaviyo_sim.tests.conftest import FULL_SPEC, get, headers_for, ids_of, spec_pages, walk
+from klaviyo_sim.tests.conftest import (
+    FULL_SPEC,
+    error_of,
+    get,
+    headers_for,
+    ids_of,
+    spec_pages,
+    walk,
+)
 
 ARCHIVED_EMAIL = "equals(messages.channel,'email'),equals(archived,true)"
 SPACED = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
@@ -344,6 +352,60 @@ def test_partner_is_an_involution_of_neighbours() -> None:
     assert shown == [0, 2, 1, 3, 4, 5, 7, 6, 8, 9]
 
 
+# -- plan-gated endpoints ------------------------------------------------------------------------
+
+WEBHOOK_PATHS = ("/api/webhooks", "/api/webhook-topics")
+
+
+def _statuses(sim: KlaviyoSimulator, http: requests.Session) -> list[int]:
+    hook = sim.data.ids("webhook")[0]
+    paths = [*WEBHOOK_PATHS, f"/api/webhooks/{hook}", "/api/webhook-topics/event:klaviyo.sent_sms"]
+    return [get(http, sim, path).status_code for path in paths]
+
+
+def test_webhooks_answer_403_without_advanced_kdp() -> None:
+    with (
+        KlaviyoSimulator(reality=True, add_ons=()) as sim,
+        requests.Session() as http,
+    ):
+        http.headers.update(headers_for(sim.api_key))
+        assert sim.account_add_ons() == frozenset()
+        assert _statuses(sim, http) == [403] * 4
+        denied = get(http, sim, "/api/webhooks")
+        error = error_of(denied)
+        assert error["code"] == "permission_denied"
+        assert error["title"] == "You do not have permission to perform this action."
+        # The detail tells a plan gate from a missing scope (PostHog PR #78134).
+        assert "Advanced KDP" in error["detail"]
+        assert error["detail"] == reality.PLAN_GATED[0].detail
+        sim.add_key("pk_no_webhooks", sim.spec.scopes - {"webhooks:read"})
+        scoped = requests.get(sim.url + "/api/webhooks", headers=headers_for("pk_no_webhooks"))
+        assert error_of(scoped)["detail"] == "You do not have permission to perform this action."
+        # Other endpoints are open; the add-on can be bought while running.
+        assert get(http, sim, "/api/accounts").status_code == 200
+        sim.add_ons = {reality.ADVANCED_KDP}
+        assert _statuses(sim, http) == [200] * 4
+        sim.add_ons = []
+        assert _statuses(sim, http) == [403] * 4
+        # The reality layer's default account has it (README); the layer off gates nothing.
+        sim.add_ons = None
+        assert sim.account_add_ons() == reality.DEFAULT_ADD_ONS
+        assert _statuses(sim, http) == [200] * 4
+        sim.add_ons = ()
+        sim.reality = False
+        assert _statuses(sim, http) == [200] * 4
+        with pytest.raises(ValueError, match="unknown add-on"):
+            sim.add_ons = {"cdp"}
+    assert [g.name for g in reality.PLAN_GATED] == ["webhooks-need-advanced-kdp"]
+
+
+def test_the_default_reality_account_reads_webhooks(
+    real: KlaviyoSimulator, rhttp: requests.Session
+) -> None:
+    assert real.add_ons is None
+    assert _statuses(real, rhttp) == [200] * 4
+
+
 # -- the spec, and the README -------------------------------------------------------------------
 
 
@@ -385,8 +447,10 @@ def test_the_only_deviations_from_the_spec_are_the_documented_quirks(
                 )
             seen |= names or set()
     assert not failures, "\n".join(failures[:20])
-    # Every quirk but the unsorted pages (test_archived_email_campaigns_...) shows here.
-    assert seen == set(reality.quirk_names()) - {u.name for u in reality.UNSORTED}
+    # Every quirk but the unsorted pages (test_archived_email_campaigns_...) and the plan gates
+    # (test_webhooks_answer_403_without_advanced_kdp) shows here.
+    hidden = {u.name for u in reality.UNSORTED} | {g.name for g in reality.PLAN_GATED}
+    assert seen == set(reality.quirk_names()) - hidden
 
 
 def _explained(
@@ -410,9 +474,14 @@ def _explained(
                 return set().union(*(f for f in found if f is not None))
         return None
     path = list(error.absolute_path)
+    if path[:1] == ["data"] and isinstance(page["data"], dict):
+        path = ["data", 0, *path[1:]]  # a single resource: as the first of a list
     if len(path) < 4 or path[0] not in ("data", "included") or path[2] != "attributes":
         return None
-    key = (page[path[0]][path[1]]["type"], tuple(path[3:]))
+    owner = page["data"] if isinstance(page["data"], dict) else page[path[0]][path[1]]
+    if path[0] == "included":
+        owner = page["included"][path[1]]
+    key = (owner["type"], tuple(path[3:]))
     if error.instance is None and key in nulls:
         return {nulls[key]}
     if isinstance(error.instance, str) and SPACED.match(error.instance) and key in spaced:

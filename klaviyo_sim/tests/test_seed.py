@@ -29,7 +29,7 @@ def test_seed_data_is_deterministic_and_spec_shaped() -> None:
         assert event["relationships"]["profile"]["data"]["type"] == "profile"
     counts = {kind: first.count(kind) for kind in first.types()}
     assert counts["profile"] == 120
-    assert counts["event"] == 300
+    assert counts["event"] == 339  # 300 + 39 of build_attribution
     assert min(counts.values()) >= 1
 
 
