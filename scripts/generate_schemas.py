@@ -191,6 +191,9 @@ class SchemaBuilder:
             for key, value in partition.items():
                 kind = "boolean" if isinstance(value, bool) else "string"
                 properties.setdefault(key, {"type": [kind]})
+        extra = getattr(stream_type, "extra_columns", None)
+        for name, column in (extra() if extra else {}).items():
+            properties.setdefault(name, column)
         for derived in getattr(stream_type, "derived_columns", ()):
             properties.setdefault(derived.column, derived.schema())
         kind = (self.resolve(item["properties"].get("type", {})).get("enum") or [""])[0]
@@ -258,16 +261,25 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def rows_schema(builder: SchemaBuilder, stream_type: Any) -> dict[str, Any]:
+    """Streams whose rows are not resources (rows made from a list inside each resource)
+    name their columns; every one but the keys allows null."""
+    keys = set(stream_type.primary_keys)
+    columns = stream_type.schema_columns()
+    return builder.finish({n: p if n in keys else builder.nullable(p) for n, p in columns.items()})
+
+
 def build_all(spec: dict[str, Any]) -> dict[str, str]:
     builder = SchemaBuilder(spec)
-    return {
-        f"{stream_type.name}.json": render(
-            report_record_schema(builder, stream_type)
-            if is_report_stream(stream_type)
-            else builder.record_schema(stream_type)
-        )
-        for stream_type in STREAM_TYPES
-    }
+
+    def schema(stream_type: Any) -> dict[str, Any]:
+        if is_report_stream(stream_type):
+            return report_record_schema(builder, stream_type)
+        if getattr(stream_type, "explode", None) is not None:
+            return rows_schema(builder, stream_type)
+        return builder.record_schema(stream_type)
+
+    return {f"{t.name}.json": render(schema(t)) for t in STREAM_TYPES}
 
 
 def main(argv: list[str]) -> int:

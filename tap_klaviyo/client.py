@@ -34,7 +34,7 @@ from tap_klaviyo.traits import FullRefresh, ParentOfChildren, SchemaFollowsRecor
 from tap_klaviyo.transport.http import Endpoint, HttpClient
 from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, related_ids
 from tap_klaviyo.transport.ratelimit import limiter_for
-from tap_klaviyo.write.derive import Derived, Deriver
+from tap_klaviyo.write.derive import Derived, Deriver, Explode
 from tap_klaviyo.write.lines import LeanWriter
 from tap_klaviyo.write.paths import Output, OutputFacts, choose_output
 from tap_klaviyo.write.renderer import PageRenderer
@@ -70,8 +70,23 @@ class KlaviyoStream(
     parallel_windows: ClassVar[bool] = False
     # The paid Klaviyo add-on the endpoint needs: without it, a 403 skips the stream.
     paid_add_on: ClassVar[str | None] = None
+    # A child some parents have none of (404 for them): skipped without a warning.
+    missing_is_normal: ClassVar[bool] = False
     # Columns read off each record's own values (write/derive.py).
     derived_columns: ClassVar[tuple[Derived, ...]] = ()
+    # Rows made from a list inside each resource instead of the resource itself.
+    explode: ClassVar[Explode | None] = None
+    # The field the endpoint filters and sorts on, when it is not the replication key's
+    # column (e.g. a suppression's timestamp inside a profile).
+    filter_key: ClassVar[str | None] = None
+    # Whether the endpoint filters and sorts on the replication key.
+    server_filters: ClassVar[bool] = True
+    # Whether rows come in the key's order when the endpoint sorts: rows made from a list
+    # inside each resource do not (a resource sorts by one of its values).
+    rows_sorted: ClassVar[bool] = True
+    # Where a read with no bookmark and no start_date starts: a bound some endpoints need
+    # to leave out what has no value at all (profiles never suppressed).
+    earliest: ClassVar[datetime | None] = None
 
     # ---- collaborators, built once ----------------------------------------------
 
@@ -100,10 +115,11 @@ class KlaviyoStream(
     def query(self) -> Query:
         return Query(
             self.operation,
-            self.replication_key,
+            (self.filter_key or self.replication_key) if self.server_filters else None,
             self.context_filters,
             self.static_params(),
             self.includes,
+            self.replication_key if self.filter_key else None,
         )
 
     @cached_property
@@ -116,6 +132,7 @@ class KlaviyoStream(
             ignore_forbidden=self.settings.ignore_forbidden_streams,
             is_child=self.parent_stream_type is not None,
             add_on=self.paid_add_on,
+            missing_is_normal=self.missing_is_normal,
             parallel_slices=self.parallel_windows,
             send=self.send,
             request_for=self.request_for,
@@ -164,7 +181,7 @@ class KlaviyoStream(
 
     @property
     def is_sorted(self) -> bool:
-        return self.query.is_sorted
+        return self.query.is_sorted and self.rows_sorted
 
     @property
     def check_sorted(self) -> bool:
@@ -249,7 +266,7 @@ class KlaviyoStream(
             else None
         )
         started = self.run_tap.run_started_at
-        floor = self.settings.start_for(self.name, started)
+        floor = self.settings.start_for(self.name, started) or self.earliest
         start = run_start(bookmark=bookmark, lookback=self.lookback, floor=floor, progress=progress)
         return start, run_end(self.settings.end, started)
 
@@ -279,12 +296,17 @@ class KlaviyoStream(
 
     def records_from(self, content: bytes, url: str) -> Iterator[dict[str, Any]]:
         keep_related = bool(self.includes and self.child_key)
-        id_field, derive = self.id_field, self.deriver
+        id_field, derive, explode = self.id_field, self.deriver, self.explode
         for resource in page_resources(content, url, self.name):
             if keep_related:
                 self.related[resource.id] = related_ids(resource, self.includes)
             record = flatten_resource(resource, id_field)
-            yield derive(record) if derive else record
+            if derive:
+                derive(record)
+            if explode:
+                yield from explode.rows(record)
+            else:
+                yield record
 
     def prepare_run(self) -> None:
         """Decide what the stream needs once per run, before any worker process forks
@@ -304,10 +326,6 @@ class KlaviyoStream(
         for page in self.reader.pages(context, self.run_bounds, self._render_for(context)):
             self.prefetch_children(page, context)
             yield page
-
-    def prefetch(self, context: Context) -> None:
-        """Start fetching this context's pages now; they are read in their turn."""
-        self.reader.prefetch(context, self.run_bounds)
 
     # ---- pages rendered into lines (write/) ----------------------------------------
 
@@ -344,6 +362,15 @@ class KlaviyoChildStream(KlaviyoStream):
     def emit_activate_version_messages(self) -> bool:
         # A child is read for some parents only; a version switch would wipe the rest.
         return False
+
+    def prefetch(self, context: Context) -> None:
+        """Start fetching this context's pages now; they are read in their turn."""
+        if self.reads(context):
+            self.reader.prefetch(context, self.run_bounds)
+
+    def reads(self, context: Context | None) -> bool:
+        """Whether this run reads ``context`` at all (a snapshot taken recently: no)."""
+        return True
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         yield from super().get_records(context)

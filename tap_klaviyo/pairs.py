@@ -26,16 +26,19 @@ class RelatedIdsStream(SdkStreamHooks, Stream):
     schema = StreamSchema(SchemaDirectory(schemas))
     parent_key: ClassVar[str]
     relationship: ClassVar[str]
+    # The related id's column; default from the relationship (tags -> tag_id).
+    related_key_name: ClassVar[str | None] = None
     ignore_parent_replication_key = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.primary_keys = (cls.parent_key, cls.related_key())
-        cls.state_partitioning_keys = [cls.parent_key]
+        if hasattr(cls, "parent_key"):  # intermediate bases name no parent yet
+            cls.primary_keys = (cls.parent_key, cls.related_key())
+            cls.state_partitioning_keys = [cls.parent_key]
 
     @classmethod
     def related_key(cls) -> str:
-        return f"{snake(cls.relationship).rstrip('s')}_id"
+        return cls.related_key_name or f"{snake(cls.relationship).rstrip('s')}_id"
 
     @property
     def emit_activate_version_messages(self) -> bool:

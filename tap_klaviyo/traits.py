@@ -4,13 +4,14 @@ Klaviyo no longer has, and the contexts a parent's records give its children."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib import SchemaMessage
 
-from tap_klaviyo.dates import CLOCK
+from tap_klaviyo.dates import CLOCK, parse_datetime
 from tap_klaviyo.read.bounds import full_refresh_due
 from tap_klaviyo.write.paths import Output
 from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck
@@ -125,3 +126,40 @@ class ParentOfChildren:
         child[self.child_key] = record[self.id_field]
         child.update(self.related.get(record[self.id_field], {}))
         return child
+
+
+class DailySnapshot:
+    """A child stream that takes a snapshot of each parent (a list's size, say): a row per
+    parent and day, keyed by the parent's id and the day, stamped with the moment; a
+    parent whose last snapshot is younger than ``snapshot_setting`` hours is not asked."""
+
+    snapshot_setting: ClassVar[str]
+    replication_key = "observed_at"
+    # A list's size changes without its `updated` moving: every parent is visited.
+    ignore_parent_replication_key = True
+    # The endpoint returns one resource: nothing to filter or sort.
+    server_filters = False
+
+    @classmethod
+    def extra_columns(cls) -> dict[str, dict[str, Any]]:
+        """Columns besides the resource's (for scripts/generate_schemas.py)."""
+        return {
+            "date": {"type": ["string"], "format": "date"},
+            "observed_at": {"type": ["string"], "format": "date-time"},
+        }
+
+    def reads(self, context: Context | None) -> bool:
+        hours = float(getattr(self.settings, self.snapshot_setting) or 0)
+        last = self.get_context_state(context).get("replication_key_value")
+        started = self.run_tap.run_started_at
+        return not last or started - parse_datetime(last) >= timedelta(hours=hours)
+
+    def get_records(self, context: Context | None) -> Any:
+        if self.reads(context):
+            yield from super().get_records(context)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        started = self.run_tap.run_started_at
+        row["date"] = started.date().isoformat()
+        row["observed_at"] = started.isoformat()
+        return super().post_process(row, context)

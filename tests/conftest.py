@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.tap import TapKlaviyo
 from tap_klaviyo.transport.policy import RETRY
 from tap_klaviyo.transport.ratelimit import LIMITERS
@@ -173,3 +175,32 @@ def write_json(tmp_path: Path):
         return path
 
     return write
+
+
+class VirtualClock:
+    """Monotonic seconds that only move when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 10_000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            # At least a millisecond: adding less to 10^4 can round to nothing.
+            self.now += max(seconds, 0.001)
+
+
+@pytest.fixture
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[VirtualClock]:
+    """The tap's rate limiters wait on a clock that moves at once: quotas of a few requests
+    a minute cost no real time (the simulator, unless told otherwise, enforces none)."""
+    virtual = VirtualClock()
+    monkeypatch.setattr(CLOCK, "monotonic", virtual)
+    monkeypatch.setattr(CLOCK, "sleep", virtual.sleep)
+    LIMITERS.reset()
+    yield virtual
+    LIMITERS.reset()

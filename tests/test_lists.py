@@ -187,3 +187,38 @@ def test_a_full_read_cut_short_drops_nothing(sim: Any, config: dict[str, Any]) -
     assert activations(run, "list_members") == []
     saved = run.state["bookmarks"]["list_members"]["full_refreshed_at"]
     assert saved == due["bookmarks"]["list_members"]["full_refreshed_at"]
+
+
+@pytest.mark.parametrize(
+    ("parent", "child", "kind"),
+    [("lists", "list_sizes", "list"), ("segments", "segment_sizes", "segment")],
+)
+@pytest.mark.usefixtures("virtual_clock")
+def test_sizes_once_a_day_per_group(
+    sim: Any, config: dict[str, Any], parent: str, child: str, kind: str
+) -> None:
+    key = f"{kind}_id"
+    first = run_tap(config, streams=[parent, child])
+    rows = {r[key]: r for r in first.records[child]}
+    assert set(rows) == set(sim.data.ids(kind))
+    for group, row in rows.items():
+        assert row["profile_count"] == len(sim.data.members(kind, group))
+        assert row["date"] == row["observed_at"][:10]
+    # One request per group, with the additional field (a 15-a-minute quota).
+    asked = [r for r in sim.requests if r.path.startswith(f"/api/{parent}/")]
+    assert len(asked) == len(rows)
+    assert all(r.query.get(f"additional-fields[{kind}]") == ["profile_count"] for r in asked)
+
+    # The same day: every snapshot is younger than sizes_refresh_hours, nothing is asked.
+    sim.requests.clear()
+    second = run_tap(config, streams=[parent, child], state=first.state)
+    assert not second.records.get(child)
+    assert not [r for r in sim.requests if r.path.startswith(f"/api/{parent}/")]
+
+    # A day later: a new snapshot of every group.
+    state = copy.deepcopy(second.state)
+    for partition in state["bookmarks"][child]["partitions"]:
+        then = datetime.fromisoformat(partition["replication_key_value"]) - timedelta(days=1)
+        partition["replication_key_value"] = then.isoformat()
+    third = run_tap(config, streams=[parent, child], state=state)
+    assert {r[key] for r in third.records[child]} == set(rows)

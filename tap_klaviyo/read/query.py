@@ -20,12 +20,20 @@ class Query:
     """How one stream asks its endpoint for records between two instants."""
 
     operation: spec.Operation
+    # The field the endpoint filters and sorts on, e.g. `updated` or
+    # `subscriptions.email.marketing.suppression.timestamp`.
     replication_key: str | None = None
     # Context entries turned into `equals(<field>,<value>)` filter terms.
     context_filters: Mapping[str, str] = field(default_factory=dict)
     # Parameters every request carries, e.g. additional-fields.
     static_params: Mapping[str, str] = field(default_factory=dict)
     includes: tuple[str, ...] = ()
+    # The record's column holding that value, when it is not the field's own name.
+    record_key: str | None = None
+
+    @property
+    def column(self) -> str | None:
+        return self.record_key or self.replication_key
 
     @property
     def is_sorted(self) -> bool:
@@ -97,8 +105,9 @@ class Query:
     def keep_within(self, records: Page, start: datetime | None, end: datetime | None) -> Page:
         """Records outside [start, end), for endpoints whose filter cannot express one
         of the bounds exactly."""
-        if self.needs_client_bounds and (start or end):
-            key = self.replication_key
+        if (self.needs_client_bounds or self.record_key) and (start or end):
+            # Rows made from one resource's list (exclusions) carry their own values.
+            key = self.column
             return [r for r in records if within(r.get(key), start, end)]  # type: ignore[arg-type]
         return records
 

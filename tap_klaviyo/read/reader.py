@@ -40,6 +40,7 @@ class Reader:
         ignore_forbidden: bool,
         is_child: bool,
         add_on: str | None = None,
+        missing_is_normal: bool = False,
         parallel_slices: bool,
         send: Callable[[requests.PreparedRequest], requests.Response],
         # (context, None, params) -> the first request; (context, token, None) -> the next.
@@ -56,6 +57,7 @@ class Reader:
         self.ignore_forbidden = ignore_forbidden
         self.is_child = is_child
         self.add_on = add_on
+        self.missing_is_normal = missing_is_normal
         self.send = send
         self.request_for = request_for
         self.next_token = next_token
@@ -112,6 +114,7 @@ class Reader:
             is_child=self.is_child,
             ignore_forbidden=self.ignore_forbidden,
             add_on=self.add_on,
+            missing_is_normal=self.missing_is_normal,
             logger=self.logger,
             context=context,
         )
@@ -136,7 +139,7 @@ class Reader:
             return
         reader = SliceReader(
             stream=self.stream,
-            key=self.query.replication_key or "",
+            key=self.query.column or "",
             workers=self.workers,
             target_records=(self.query.operation.page_size_max or 100) * SLICE_PAGES,
             first_response=lambda low, high: self.send(self.first_request(context, low, high)),

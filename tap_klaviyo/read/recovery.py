@@ -32,6 +32,8 @@ class Situation:
     restarted: bool
     # The paid Klaviyo add-on the endpoint needs, if any (webhooks: Advanced KDP).
     add_on: str | None = None
+    # A parent without this child is ordinary (a campaign without an estimate).
+    missing_is_normal: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class RecoveryRule:
     recovery: Recovery
     # Logged as a warning, formatted with stream, context, error, detail, add_on and again.
     message: str
+    level: int = logging.WARNING
 
 
 RECOVERY_RULES: tuple[RecoveryRule, ...] = (
@@ -49,6 +52,13 @@ RECOVERY_RULES: tuple[RecoveryRule, ...] = (
         lambda error, at: bool(error.parameters & CURSOR_PARAMETERS) and not at.restarted,
         Recovery.RESTART,
         "Stream '{stream}': Klaviyo rejected a page cursor; {again}",
+    ),
+    RecoveryRule(
+        404,
+        lambda error, at: at.is_child and at.missing_is_normal,
+        Recovery.SKIP_CONTEXT,
+        "Stream '{stream}': nothing for {context} (404)",
+        logging.DEBUG,
     ),
     RecoveryRule(
         404,
@@ -88,6 +98,7 @@ def read_recovering(
     ignore_forbidden: bool,
     logger: logging.Logger,
     add_on: str | None = None,
+    missing_is_normal: bool = False,
     context: object = None,
     again: Callable[[], str] = lambda: "restarting from the last bookmark",
 ) -> Iterator[T]:
@@ -99,11 +110,12 @@ def read_recovering(
             yield from attempt(restarted)
             return None
         except KlaviyoAPIError as error:
-            at = Situation(stream, is_child, ignore_forbidden, restarted, add_on)
+            at = Situation(stream, is_child, ignore_forbidden, restarted, add_on, missing_is_normal)
             rule = recovery_for(error, at)
             if rule is None:
                 raise
-            logger.warning(
+            logger.log(
+                rule.level,
                 rule.message.format(
                     stream=stream,
                     context=dict(context or {}),
@@ -111,7 +123,7 @@ def read_recovering(
                     detail=error.detail,
                     add_on=add_on,
                     again=again(),
-                )
+                ),
             )
             if rule.recovery is not Recovery.RESTART:
                 return rule.recovery

@@ -82,9 +82,11 @@ class Settings:
     max_retry_after_seconds: int = 600
     events_lookback_window_days: float = 7
     event_metric_ids: tuple[str, ...] = ()
-    profiles_additional_fields: tuple[str, ...] = ()
+    profiles_additional_fields: tuple[str, ...] = ("subscriptions",)
     ignore_forbidden_streams: bool = False
     members_full_refresh_days: float = 7
+    exclusions_full_refresh_days: float = 7
+    sizes_refresh_hours: float = 24
     reporting_start_date: str | None = None
     reporting_lookback_days: int = 7
     reporting_daily_request_budget: int = 150

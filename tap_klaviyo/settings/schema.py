@@ -140,9 +140,11 @@ def config_schema() -> dict[str, Any]:
         th.Property(
             "profiles_additional_fields",
             th.ArrayType(th.StringType(allowed_values=["subscriptions", "predictive_analytics"])),
+            default=_default("profiles_additional_fields"),
             title="Profile additional fields",
-            description="Extra profile fields to request: subscriptions, predictive_analytics "
-            "(the latter lowers the profiles rate limit to 10/s, 150/m).",
+            description="Extra profile fields to request: subscriptions (consent, at no "
+            "cost; on by default), predictive_analytics (lowers the profiles rate limit to "
+            "10/s, 150/m). [] asks for none.",
         ),
         th.Property(
             "members_full_refresh_days",
@@ -153,6 +155,25 @@ def config_schema() -> dict[str, Any]:
             "member of every list and segment again and send ACTIVATE_VERSION once all are "
             "read, so the target drops (or marks deleted) the memberships that ended. Other "
             "runs read only new members (`joined_group_at`). 0: never.",
+        ),
+        th.Property(
+            "exclusions_full_refresh_days",
+            th.NumberType,
+            default=_default("exclusions_full_refresh_days"),
+            title="Exclusions full read (days)",
+            description="Every this many days global_exclusions and list_exclusions read "
+            "every suppressed profile again and send ACTIVATE_VERSION once all are read, so "
+            "the target drops (or marks deleted) the suppressions that were lifted. Other "
+            "runs read only new suppressions. 0: never.",
+        ),
+        th.Property(
+            "sizes_refresh_hours",
+            th.NumberType,
+            default=_default("sizes_refresh_hours"),
+            title="Sizes snapshot interval (hours)",
+            description="list_sizes and segment_sizes take a new snapshot of a list or "
+            "segment only when its last one is this old: each costs a request of a "
+            "15-a-minute quota. A day keeps its latest snapshot.",
         ),
         th.Property(
             "ignore_forbidden_streams",

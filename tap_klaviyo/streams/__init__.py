@@ -15,6 +15,18 @@ from tap_klaviyo.streams.catalogs import (
     CatalogItemVariantsStream,
     CatalogVariantsStream,
 )
+from tap_klaviyo.streams.configuration import (
+    CampaignRecipientEstimationsStream,
+    CustomMetricsStream,
+    ListFlowTriggersStream,
+    MappedMetricsStream,
+    MetricFlowTriggersStream,
+    SegmentFlowTriggersStream,
+    TrackingSettingsStream,
+    WebFeedsStream,
+    WebhookTopicsStream,
+)
+from tap_klaviyo.streams.consent import GlobalExclusionsStream, ListExclusionsStream
 from tap_klaviyo.streams.coupons import CouponCodesStream, CouponsStream
 from tap_klaviyo.streams.events import EventsStream, MetricPropertiesStream, MetricsStream
 from tap_klaviyo.streams.flows import (
@@ -26,12 +38,15 @@ from tap_klaviyo.streams.flows import (
 from tap_klaviyo.streams.forms import FormsStream, FormVersionsStream
 from tap_klaviyo.streams.lists import (
     ListMembersStream,
+    ListSizesStream,
     ListsStream,
     ListTagsStream,
     SegmentMembersStream,
+    SegmentSizesStream,
     SegmentsStream,
     SegmentTagsStream,
 )
+from tap_klaviyo.streams.objects import DataSourcesStream, ObjectRecordsStream, ObjectTypesStream
 from tap_klaviyo.streams.profiles import ProfilesStream, PushTokensStream
 from tap_klaviyo.streams.reporting import REPORT_STREAM_TYPES
 from tap_klaviyo.streams.reviews import ReviewsStream
@@ -46,15 +61,19 @@ from tap_klaviyo.streams.templates import (
 STREAM_TYPES = [
     ProfilesStream,
     PushTokensStream,
+    GlobalExclusionsStream,
+    ListExclusionsStream,
     EventsStream,
     MetricsStream,
     MetricPropertiesStream,
     ListsStream,
     ListMembersStream,
     ListTagsStream,
+    ListSizesStream,
     SegmentsStream,
     SegmentMembersStream,
     SegmentTagsStream,
+    SegmentSizesStream,
     CampaignsStream,
     CampaignMessagesStream,
     CampaignTagsStream,
@@ -79,6 +98,18 @@ STREAM_TYPES = [
     ReviewsStream,
     AccountsStream,
     WebhooksStream,
+    WebhookTopicsStream,
+    CustomMetricsStream,
+    MappedMetricsStream,
+    MetricFlowTriggersStream,
+    ListFlowTriggersStream,
+    SegmentFlowTriggersStream,
+    WebFeedsStream,
+    TrackingSettingsStream,
+    CampaignRecipientEstimationsStream,
+    ObjectTypesStream,
+    ObjectRecordsStream,
+    DataSourcesStream,
     # Reporting API and metric aggregates (not selected by default).
     *REPORT_STREAM_TYPES,
 ]

@@ -68,3 +68,21 @@ class Deriver:
                 value = str(value)
             record.setdefault(derived.column, value)
         return record
+
+
+@dataclass(frozen=True)
+class Explode:
+    """One row per item of a list inside each record (a profile's suppressions, say):
+    the item's values, the record's columns in ``keep`` (renamed), and ``add``."""
+
+    path: Path
+    keep: tuple[tuple[str, str], ...]
+    add: tuple[tuple[str, Any], ...] = ()
+
+    def rows(self, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+        items = value_at(record, self.path)
+        if type(items) is not list:
+            return []
+        base = {to: record.get(source) for source, to in self.keep}
+        base.update(self.add)
+        return [{**base, **item} for item in items if type(item) is dict]
