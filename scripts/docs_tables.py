@@ -70,13 +70,22 @@ def stream_row(stream_type: type) -> str:
         endpoint = getattr(stream_type, "endpoint_summary", "")
         scopes = getattr(stream_type, "scope_summary", "")
     replication = f"`{replication}`" if replication else "full table"
-    return f"| `{stream_type.name}` | {endpoint} | {keys} | {replication} | {parent} | {scopes} |"
+    if getattr(stream_type, "full_refresh_setting", None):
+        replication += f" (in full every `{stream_type.full_refresh_setting}`)"
+    default = "yes" if getattr(stream_type, "selected_by_default", True) else "opt-in"
+    add_on = getattr(stream_type, "paid_add_on", None)
+    if add_on:
+        default += f" ({add_on})"
+    return (
+        f"| `{stream_type.name}` | {endpoint} | {keys} | {replication} | {parent} | {scopes} "
+        f"| {default} |"
+    )
 
 
 def streams_table() -> str:
     rows = [
-        "| stream | endpoint | primary key | replication | parent | scopes |",
-        "|---|---|---|---|---|---|",
+        "| stream | endpoint | primary key | replication | parent | scopes | selected |",
+        "|---|---|---|---|---|---|---|",
     ]
     rows += [stream_row(stream_type) for stream_type in STREAM_TYPES]
     return "\n".join(rows)
