@@ -179,3 +179,25 @@ def test_worker_processes_end_with_a_killed_tap(write_json: Any) -> None:
                 time.sleep(0.1)
         finally:
             tap.kill()
+
+
+def test_a_worker_orphaned_before_it_starts_still_leaves() -> None:
+    # A tap killed between a worker's fork and its initializer leaves the worker
+    # adopted already: the pid it watches must be the tap's, taken before the fork.
+    import multiprocessing
+
+    from tap_klaviyo.write import render
+
+    def orphan() -> None:
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        render._start_child(dead.pid)  # the tap it came from is gone
+        time.sleep(30)
+
+    child = multiprocessing.get_context("fork").Process(target=orphan)
+    child.start()
+    child.join(timeout=10)
+    try:
+        assert child.exitcode == 0, "a worker whose tap is gone kept running"
+    finally:
+        child.kill()

@@ -42,14 +42,16 @@ class RenderedPage:
 _streams: dict[str, Any] = {}
 
 
-def _start_child() -> None:
+def _start_child(parent: int) -> None:
     # Only the tap's own process writes Singer messages; a fork holding stdout open
     # would keep a target waiting for the end of the stream after the tap is gone.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tap's own process handles Ctrl-C
-    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    # The tap's pid comes from before the fork: a tap killed before this runs has
+    # already made the worker an orphan, and its getppid() would name the adopter.
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
 
 def _exit_with(parent: int) -> None:
@@ -83,7 +85,10 @@ class RenderPool:
         _streams.update(streams)
         self.processes = processes
         self._pool = ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("fork"), initializer=_start_child
+            processes,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_child,
+            initargs=(os.getpid(),),
         )
         # With fork, every process is started at the first submit, before the pool's
         # own thread: call it now, while this is still the only thread.
