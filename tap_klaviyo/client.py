@@ -30,7 +30,7 @@ from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.reader import Reader
 from tap_klaviyo.sdk import SdkStreamHooks
 from tap_klaviyo.settings import Settings
-from tap_klaviyo.traits import FullRefresh, ParentOfChildren, SchemaFollowsRecords
+from tap_klaviyo.traits import CarriesAccount, FullRefresh, ParentOfChildren, SchemaFollowsRecords
 from tap_klaviyo.transport.http import Endpoint, HttpClient
 from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, related_ids
 from tap_klaviyo.transport.ratelimit import limiter_for
@@ -43,7 +43,7 @@ Page = list[dict[str, Any]]
 
 
 class KlaviyoStream(
-    SchemaFollowsRecords, FullRefresh, ParentOfChildren, SdkStreamHooks, RESTStream
+    CarriesAccount, SchemaFollowsRecords, FullRefresh, ParentOfChildren, SdkStreamHooks, RESTStream
 ):
     """A Klaviyo collection endpoint read as one Singer stream.
 
@@ -212,7 +212,7 @@ class KlaviyoStream(
             yield from page
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        return self.record_check(row)
+        return self.record_check(self.with_account(row))
 
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
         self.settle_full_refresh()

@@ -11,10 +11,11 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_klaviyo import schemas
 from tap_klaviyo.sdk import SdkStreamHooks
+from tap_klaviyo.traits import CarriesAccount
 from tap_klaviyo.transport.jsonapi import snake
 
 
-class RelatedIdsStream(SdkStreamHooks, Stream):
+class RelatedIdsStream(CarriesAccount, SdkStreamHooks, Stream):
     """Pairs of (parent id, related id) taken from the parent's included relationship,
     so the join table costs no request of its own.
 
@@ -47,4 +48,5 @@ class RelatedIdsStream(SdkStreamHooks, Stream):
     def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         context = context or {}
         for related in context.get(f"{snake(self.relationship)}_ids", []):
-            yield {self.parent_key: context[self.parent_key], self.related_key(): related}
+            row = {self.parent_key: context[self.parent_key], self.related_key(): related}
+            yield self.with_account(row)

@@ -4,6 +4,7 @@ Klaviyo no longer has, and the contexts a parent's records give its children."""
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from functools import cached_property
 from typing import Any, ClassVar
@@ -15,6 +16,27 @@ from tap_klaviyo.dates import CLOCK, parse_datetime
 from tap_klaviyo.read.bounds import full_refresh_due
 from tap_klaviyo.write.paths import Output
 from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck
+
+ACCOUNT_COLUMN = "account_id"
+
+
+class CarriesAccount:
+    """With the `account_id` setting, every record names its account in one more column,
+    so the tables of several accounts (each loaded by its own job) can be unioned."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account_id: str | None = self.run_tap.settings.account_id
+        if self.account_id is not None:
+            schema = copy.deepcopy(self.schema)
+            schema.setdefault("properties", {})[ACCOUNT_COLUMN] = {"type": ["string"]}
+            # An instance attribute shadows the class's schema descriptor for this stream only.
+            self.__dict__["schema"] = schema
+
+    def with_account(self, row: dict[str, Any]) -> dict[str, Any]:
+        if self.account_id is not None:
+            row[ACCOUNT_COLUMN] = self.account_id
+        return row
 
 
 class SchemaFollowsRecords:

@@ -67,6 +67,8 @@ class Settings:
     from here. Built from a config the SDK has validated (``from_config``)."""
 
     api_key: str = ""
+    # A label stamped on every record (column `account_id`), for tables of many accounts.
+    account_id: str | None = None
     start_date: str | None = None
     # Later starts for chosen streams: an RFC 3339 date-time, or days before the run.
     stream_start_dates: dict[str, Any] | None = None

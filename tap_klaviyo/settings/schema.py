@@ -42,6 +42,14 @@ def config_schema() -> dict[str, Any]:
             description="Earliest record to extract (RFC 3339). Default: all history.",
         ),
         th.Property(
+            "account_id",
+            th.StringType,
+            title="Account id",
+            description="A name for this Klaviyo account (its id from the `accounts` stream, "
+            "or your own), written to an `account_id` column of every record so that the "
+            "tables of several accounts can be unioned. Default: no such column.",
+        ),
+        th.Property(
             "stream_start_dates",
             th.ObjectType(additional_properties=th.CustomType({"type": ["string", "number"]})),
             title="Start dates by stream",
