@@ -16,10 +16,15 @@ SIMULATOR = KlaviyoSimulator(seed=0, reality=True).start()
 class TapKlaviyoWithoutReports(TapKlaviyo):
     """The suite's dry run forces every stream on; the report endpoints allow two
     requests a minute (and the tap waits rather than earn a 429), so the report
-    streams are tested on their own terms in tests/test_reporting.py instead."""
+    streams are tested on their own terms in tests/test_reporting.py instead. The
+    other opt-in streams are selected like the rest: the suite reads every stream's
+    schema off the catalog, which leaves the properties of unselected streams out."""
 
     def discover_streams(self) -> list:
-        return [s for s in super().discover_streams() if not isinstance(s, ReportingStream)]
+        streams = [s for s in super().discover_streams() if not isinstance(s, ReportingStream)]
+        for stream in streams:
+            stream.selected_by_default = True
+        return streams
 
 
 TestTapKlaviyo = get_tap_test_class(
