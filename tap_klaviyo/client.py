@@ -30,7 +30,13 @@ from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.reader import Reader
 from tap_klaviyo.sdk import SdkStreamHooks
 from tap_klaviyo.settings import Settings
-from tap_klaviyo.traits import CarriesAccount, FullRefresh, ParentOfChildren, SchemaFollowsRecords
+from tap_klaviyo.traits import (
+    CarriesAccount,
+    FullRefresh,
+    ParentOfChildren,
+    SchemaFollowsRecords,
+    Watched,
+)
 from tap_klaviyo.transport.http import Endpoint, HttpClient
 from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, related_ids
 from tap_klaviyo.transport.ratelimit import limiter_for
@@ -43,7 +49,13 @@ Page = list[dict[str, Any]]
 
 
 class KlaviyoStream(
-    CarriesAccount, SchemaFollowsRecords, FullRefresh, ParentOfChildren, SdkStreamHooks, RESTStream
+    Watched,
+    CarriesAccount,
+    SchemaFollowsRecords,
+    FullRefresh,
+    ParentOfChildren,
+    SdkStreamHooks,
+    RESTStream,
 ):
     """A Klaviyo collection endpoint read as one Singer stream.
 
@@ -324,8 +336,11 @@ class KlaviyoStream(
     def request_record_pages(self, context: Context | None) -> Iterator[Page]:
         """Pages of records for one context; each page starts its children's reads."""
         for page in self.reader.pages(context, self.run_bounds, self._render_for(context)):
+            self.progress.fetched += len(page)
             self.prefetch_children(page, context)
             yield page
+        if context is None:
+            self.progress.fetched_all = True
 
     # ---- pages rendered into lines (write/) ----------------------------------------
 

@@ -11,11 +11,11 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_klaviyo import schemas
 from tap_klaviyo.sdk import SdkStreamHooks
-from tap_klaviyo.traits import CarriesAccount
+from tap_klaviyo.traits import CarriesAccount, Watched
 from tap_klaviyo.transport.jsonapi import snake
 
 
-class RelatedIdsStream(CarriesAccount, SdkStreamHooks, Stream):
+class RelatedIdsStream(Watched, CarriesAccount, SdkStreamHooks, Stream):
     """Pairs of (parent id, related id) taken from the parent's included relationship,
     so the join table costs no request of its own.
 

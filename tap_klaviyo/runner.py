@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tap_klaviyo.stopping import RunStopped, Stop
@@ -20,9 +20,16 @@ GRACE_SECONDS = 5.0
 
 class StreamRunner:
     def __init__(
-        self, streams: Sequence[Any], workers: int, stop: Stop, logger: logging.Logger
+        self,
+        streams: Sequence[Any],
+        workers: int,
+        stop: Stop,
+        logger: logging.Logger,
+        finished: Callable[[Any], None] = lambda stream: None,
     ) -> None:
         self._waiting = deque(streams)
+        # Told of each stream that ended, however it ended.
+        self._finished = finished
         self._workers = max(1, min(workers, len(streams)))
         self._stop = stop
         self._logger = logger
@@ -73,6 +80,7 @@ class StreamRunner:
                     release = getattr(stream, "release_workers", None)
                     if release is not None:
                         release()
+                    self._finished(stream)
         finally:
             with self._done:
                 self._running -= 1

@@ -97,6 +97,7 @@ class SdkStreamHooks(_Base):
         if not self.bookmarks_per_record:
             return
         key = self.replication_key
+        self.progress.key_written(latest_record.get(key))
         if key and self.is_sorted and self.check_sorted and not self.state_partitioning_keys:
             # Where the SDK would stop the run over a record older than the bookmark,
             # Klaviyo has sent a page slightly out of its sort order (seen on archived

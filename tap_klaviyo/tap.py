@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.errors import KlaviyoError, SettingsError
+from tap_klaviyo.progress import ProgressLog
 from tap_klaviyo.runner import StreamRunner
 from tap_klaviyo.sdk import SdkTapHooks, begin_sync, write_last_state
 from tap_klaviyo.settings import (
@@ -45,6 +46,13 @@ def start_order(stream: Any) -> tuple[int, float]:
         return found
 
     return (0 if getattr(stream, "parallel_windows", False) else 1, min(quotas(stream) or [1e9]))
+
+
+def ended(stream: Any) -> None:
+    """A top-level stream's sync ended: so did its children's."""
+    stream.progress.end()
+    for child in stream.child_streams:
+        ended(child)
 
 
 def check_settings(config: dict[str, Any], known: set[str]) -> None:
@@ -197,14 +205,19 @@ class TapKlaviyo(SdkTapHooks, Tap):
         if workers > 1:
             roots.sort(key=start_order)
         self.syncing = True
+        progress = ProgressLog([s for s in self.streams.values() if s.selected], self.logger)
         try:
-            error = StreamRunner(roots, workers, self.stop, self.logger).run()
+            with progress:
+                runner = StreamRunner(roots, workers, self.stop, self.logger, finished=ended)
+                error = runner.run()
         finally:
             self.syncing = False
         if self.stop.is_set:
             write_last_state(self)
         for stream in self.streams.values():
             stream.log_sync_costs()
+        for line in progress.summary():
+            self.logger.info("%s", line)
         if error is not None:
             raise error
         if self.stop.is_set:

@@ -5,15 +5,21 @@ Klaviyo no longer has, and the contexts a parent's records give its children."""
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 
+from singer_sdk import metrics
 from singer_sdk.helpers.types import Context
 from singer_sdk.singerlib import SchemaMessage
 
 from tap_klaviyo.dates import CLOCK, parse_datetime
+from tap_klaviyo.progress import CountingCounter, Reading, StreamProgress, time_fraction
 from tap_klaviyo.read.bounds import full_refresh_due
+from tap_klaviyo.read.estimate import estimate
+from tap_klaviyo.stopping import RunStopped
+from tap_klaviyo.transport.jsonapi import next_link
 from tap_klaviyo.write.paths import Output
 from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck
 
@@ -37,6 +43,123 @@ class CarriesAccount:
         if self.account_id is not None:
             row[ACCOUNT_COLUMN] = self.account_id
         return row
+
+
+class Sampling(threading.Thread):
+    """The thread counting a stream's range, told when the stream is over."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.over = threading.Event()
+
+
+class Watched:
+    """A stream whose progress the run reports while it runs and sums up at its end
+    (progress.py): records through the SDK's record counter, requests and 429s from its
+    HTTP client, how far through its range or its parents it is."""
+
+    @cached_property
+    def progress(self) -> StreamProgress:
+        return StreamProgress()
+
+    def sync(self, context: Context | None = None) -> None:
+        self.progress.begin()
+        sampling = None
+        if context is None and self.ranged:
+            # Taken now: the state the bounds are read from moves as records are written.
+            self.progress.range = self.run_bounds(None)
+            if self.reader.slices:
+                sampling = self.sample_range(*self.progress.range)
+        try:
+            super().sync(context)
+        finally:
+            if sampling is not None:
+                # Its requests are the stream's: none may follow the stream's end.
+                sampling.over.set()
+                sampling.join()
+        if context is not None:
+            self.progress.contexts_done += 1
+
+    @property
+    def ranged(self) -> bool:
+        """Whether the stream reads one range of its replication key, in key order."""
+        return bool(
+            self.replication_key
+            and self.is_sorted
+            and not self.partitions
+            and self.parent_stream_type is None
+            and hasattr(self, "reader")
+        )
+
+    def sample_range(self, start: datetime | None, end: datetime) -> Sampling:
+        """Count the run's range roughly (read/estimate.py) beside the read, on its quota."""
+        key = self.reader.query.column
+
+        def first_page(low: datetime | None) -> tuple[list[datetime], bool]:
+            if sampling.over.is_set():
+                raise RunStopped("the stream ended")
+            response = self.send(self.reader.first_request(None, low, end))
+            keys = sorted(parse_datetime(r[key]) for r in self.page_records(response, low, end))
+            return keys, next_link(response) is not None
+
+        def run() -> None:
+            try:
+                self.progress.estimate = estimate(first_page, start, end)
+            except (Exception, RunStopped) as exc:  # the read itself says what went wrong
+                self.logger.debug("Stream '%s': no record estimate: %s", self.name, exc)
+
+        sampling = Sampling(target=run, name=f"{self.name}-estimate", daemon=True)
+        sampling.start()
+        return sampling
+
+    def get_record_counter(self, **kwargs: Any) -> metrics.Counter:
+        counter = super().get_record_counter(**kwargs)
+        return CountingCounter(self.progress, counter.metric, counter.tags, counter.log_interval)
+
+    def progress_reading(self) -> Reading:
+        progress = self.progress
+        traffic = self.__dict__.get("http")
+        fraction, of_what, remaining = None, "", None
+        parent_type = self.parent_stream_type
+        if parent_type is not None:
+            parent = self.run_tap.streams[parent_type.name].progress
+            if parent.fetched:
+                # A parent still reading pages has more records than fetched so far.
+                fraction = min(1.0, progress.contexts_done / parent.fetched)
+                of_what = f"{'' if parent.fetched_all else 'at least '}{parent.fetched:,} "
+                of_what += parent_type.name
+        elif progress.range is not None:
+            start, end = progress.range
+            fraction = time_fraction(start, end, progress.first_key, progress.last_key)
+            low = start.date() if start else progress.first_key and progress.first_key[:10]
+            of_what = f"{low}..{end.date()}"
+            if progress.estimate is not None:
+                reached = parse_datetime(progress.last_key) if progress.last_key else start
+                remaining = progress.estimate.after(reached) if reached else None
+                if remaining is not None:
+                    fraction = progress.records / max(1.0, progress.records + remaining)
+        return Reading(
+            stream=self.name,
+            records=progress.records,
+            seconds=progress.seconds(),
+            requests=traffic.traffic.requests if traffic else 0,
+            throttled=traffic.traffic.throttled if traffic else 0,
+            fraction=fraction,
+            of_what=of_what,
+            bookmark=self.bookmark_text(),
+            rate=progress.recent_rate(),
+            remaining=remaining,
+        )
+
+    def bookmark_text(self) -> str | None:
+        if not self.replication_key:
+            return None
+        state = self.stream_state
+        if state.get("partitions"):
+            return f"one per {', '.join(self.state_partitioning_keys or ['partition'])} " + (
+                f"({len(state['partitions'])})"
+            )
+        return state.get("replication_key_value")
 
 
 class SchemaFollowsRecords:

@@ -63,6 +63,21 @@ def retry_after_seconds(response: requests.Response) -> float:
         return 1.0
 
 
+class Traffic:
+    """What one client sent: requests (every try) and 429s among them, for the run's
+    progress lines and summary (progress.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.throttled = 0
+
+    def count(self, *, throttled: bool) -> None:
+        with self._lock:
+            self.requests += 1
+            self.throttled += throttled
+
+
 class HttpClient:
     """Sends one stream's requests; safe on any thread (one session per thread)."""
 
@@ -73,6 +88,7 @@ class HttpClient:
         self.settings = settings
         self.logger = logger
         self.stop = stop
+        self.traffic = Traffic()
         self._sessions = threading.local()
 
     def headers(self, *, body: bool = False) -> dict[str, str]:
@@ -152,11 +168,14 @@ class HttpClient:
                 response._content = b"".join(response.iter_content(RETRY.body_chunk_bytes))
                 response.close()  # hands the connection back to the pool
             except _TRANSPORT_ERRORS as exc:
+                self.traffic.count(throttled=False)
                 raise TransientKlaviyoError(f"{where}: {type(exc).__name__}") from None
             finally:
                 # Answered or failed, the request is over: its slot counts from now.
                 limiter.release()
-            if rule_for(response.status_code).outcome is not Outcome.THROTTLED:
+            throttled = rule_for(response.status_code).outcome is Outcome.THROTTLED
+            self.traffic.count(throttled=throttled)
+            if not throttled:
                 self._check(response, where, endpoint)
                 self._respect_remaining_quota(response, limiter)
                 return response
