@@ -56,3 +56,12 @@ def named_zone(name: str, setting: str) -> ZoneInfo:
         raise KlaviyoError(
             f"Setting `{setting}` is not an IANA timezone: {name!r} (example: Europe/Berlin)."
         ) from None
+
+
+def duration(seconds: float) -> str:
+    """A length of time as a person reads it in a log line."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

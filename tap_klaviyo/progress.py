@@ -27,7 +27,7 @@ from typing import Any
 
 from singer_sdk import metrics
 
-from tap_klaviyo.dates import parse_datetime
+from tap_klaviyo.dates import duration, parse_datetime
 from tap_klaviyo.read.estimate import Estimate
 
 # At most one progress line per stream this often, and none for a stream younger
@@ -170,14 +170,6 @@ def time_fraction(
     if span <= 0:
         return None
     return min(1.0, max(0.0, (reached - low).total_seconds() / span))
-
-
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class ProgressLog:

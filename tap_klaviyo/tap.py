@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.errors import KlaviyoError, SettingsError
+from tap_klaviyo.plan import log_plan
 from tap_klaviyo.progress import ProgressLog
 from tap_klaviyo.runner import StreamRunner
 from tap_klaviyo.sdk import SdkTapHooks, begin_sync, write_last_state
@@ -204,6 +205,7 @@ class TapKlaviyo(SdkTapHooks, Tap):
         workers = self.settings.streams_at_once
         if workers > 1:
             roots.sort(key=start_order)
+        log_plan(self.logger, [s for s in self.streams.values() if s.selected], workers)
         self.syncing = True
         progress = ProgressLog([s for s in self.streams.values() if s.selected], self.logger)
         try:

@@ -174,7 +174,7 @@ def test_requests_follow_the_plan_logged_up_front(
     with caplog.at_level(logging.INFO):
         run = run(config, streams=streams)
     messages = [r.getMessage() for r in caplog.records]
-    plan = [m for m in messages if m.startswith("Reporting plan:")]
+    plan = [m for m in messages if m.startswith("Plan:")]
     # 1 October to 19 November: a values request per day, one series request (<= 60 days).
     assert any(
         "campaign_values_reports: 50 request(s) for 2026-10-01..2026-11-19 "
@@ -184,9 +184,13 @@ def test_requests_follow_the_plan_logged_up_front(
     ), plan
     assert any("flow_series_reports: 1 request(s) for 2026-10-01..2026-11-19" in m for m in plan)
     assert any("segment_values_reports: 50 request(s)" in m for m in plan)
-    assert any("3 report stream(s), 101 request(s) in this run, about 49 min" in m for m in plan)
+    assert any(
+        "3 stream(s), 101 request(s) known before reading, 1 stream(s) at a time: at least "
+        "49 min, bound by campaign_values_reports" in m
+        for m in plan
+    ), plan
     # The plan is logged once, before the first report request's "conversions are" line.
-    assert len([m for m in plan if "report stream(s)" in m]) == 1
+    assert len([m for m in plan if "known before reading" in m]) == 1
     first_plan = messages.index(plan[0])
     assert all(
         messages.index(m) > first_plan for m in messages if "conversions are 'Placed Order'" in m

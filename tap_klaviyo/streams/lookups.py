@@ -28,7 +28,6 @@ class RunLookups:
     lock: threading.Lock = field(default_factory=threading.Lock)
     zone: ZoneInfo | None = None
     metrics: list[dict[str, Any]] | None = None
-    plan_logged: bool = False
 
 
 _RUNS: weakref.WeakKeyDictionary[Any, RunLookups] = weakref.WeakKeyDictionary()

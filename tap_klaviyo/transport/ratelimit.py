@@ -148,19 +148,24 @@ class RateLimiterRegistry:
 LIMITERS = RateLimiterRegistry()
 
 
+def quota_of(
+    settings: Settings, operation: spec.Operation, params: dict[str, str]
+) -> tuple[int | None, int | None]:
+    """The (per second, per minute) quota this tap keeps to on ``operation``: the one its
+    parameters select (e.g. additional-fields[list]=profile_count lowers it), at the
+    tap's share of each minute."""
+    burst, steady = operation.burst_per_second, operation.steady_per_minute
+    for condition in operation.conditional_limits:
+        if condition["value"] in str(params.get(condition["param"], "")).split(","):
+            burst, steady = condition["burst"], condition["steady"]
+    return burst, settings.quota_per_minute(steady) if steady else None
+
+
 def limiter_for(
     settings: Settings, operation: spec.Operation, params: dict[str, str]
 ) -> RateLimiter:
     """The limiter of ``operation`` for this account, at the quota its parameters
     select (e.g. predictive_analytics lowers the profiles limit) and the tap's share."""
-    burst, steady = operation.burst_per_second, operation.steady_per_minute
-    for condition in operation.conditional_limits:
-        if condition["value"] in str(params.get(condition["param"], "")).split(","):
-            burst, steady = condition["burst"], condition["steady"]
+    burst, steady = quota_of(settings, operation, params)
     account = hashlib.sha256(str(settings.api_key).encode()).hexdigest()[:16]
-    return LIMITERS.get(
-        account,
-        f"{operation.operation_id}:{burst}:{steady}",
-        burst,
-        settings.quota_per_minute(steady) if steady else None,
-    )
+    return LIMITERS.get(account, f"{operation.operation_id}:{burst}:{steady}", burst, steady)

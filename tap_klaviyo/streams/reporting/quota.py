@@ -1,19 +1,17 @@
-"""Report quotas: what a run will request (its plan, logged up front), and the
+"""Report quotas: what a run will request (its plan, logged up front with every
+stream's in plan.py), and the
 request ledger that counts each endpoint's requests over the last 24 hours in the
 state, so that runs on the same day share one daily budget."""
 
 from __future__ import annotations
 
-import heapq
-import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tap_klaviyo.dates import parse_datetime
+from tap_klaviyo.dates import duration, parse_datetime
+from tap_klaviyo.plan import Cost, estimate_seconds
 from tap_klaviyo.streams.reporting.calendar import DayRange
-from tap_klaviyo.transport.ratelimit import window_seconds
 
 QUOTA_PERIOD = timedelta(hours=24)
 
@@ -35,13 +33,22 @@ class Plan:
     def seconds(self) -> float:
         return estimate_seconds(self.runnable, self.steady_per_minute)
 
+    def cost(self) -> Cost:
+        return Cost(
+            self.stream,
+            endpoint=self.endpoint,
+            per_minute=self.steady_per_minute,
+            requests=self.runnable,
+            told=self.describe(),
+        )
+
     def describe(self) -> str:
         if not self.ranges:
-            return f"{self.stream}: up to date, no requests"
+            return "up to date, no requests"
         first, last = self.ranges[0].first, self.ranges[-1].last
         partial = self.runnable < len(self.ranges)
         text = (
-            f"{self.stream}: {len(self.ranges)} request(s) for {first}..{last} "
+            f"{len(self.ranges)} request(s) for {first}..{last} "
             f"({self.endpoint}, {self.steady_per_minute}/min)"
         )
         if not partial:
@@ -61,51 +68,6 @@ class Plan:
                 + " and a later run continues"
             )
         return text
-
-
-def estimate_seconds(requests_count: int, steady_per_minute: int) -> float:
-    """Time to send ``requests_count`` requests at ``steady_per_minute`` (the first
-    minute's worth leaves at once)."""
-    if requests_count <= 0:
-        return 0.0
-    # The tap's limiter treats each minute as a little longer (ratelimit.py).
-    return (math.ceil(requests_count / max(1, steady_per_minute)) - 1) * window_seconds(60)
-
-
-def parallel_seconds(durations: list[float], workers: int) -> float:
-    """Wall time of independent jobs on ``workers`` threads, longest first."""
-    loads = [0.0] * max(1, workers)
-    for duration in sorted(durations, reverse=True):
-        smallest = heapq.heappop(loads)
-        heapq.heappush(loads, smallest + duration)
-    return max(loads)
-
-
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def log_plans(logger: logging.Logger, plans: list[Plan], workers: int) -> None:
-    """Every selected report stream's requests, and how long they take at 2/min per
-    endpoint with ``workers`` streams at a time."""
-    for plan in plans:
-        logger.info("Reporting plan: %s", plan.describe())
-    if not plans:
-        return
-    total = sum(p.runnable for p in plans)
-    wall = parallel_seconds([p.seconds for p in plans], workers)
-    logger.info(
-        "Reporting plan: %d report stream(s), %d request(s) in this run, about %s "
-        "(each endpoint allows 2 requests/min; %d stream(s) at a time)",
-        len(plans),
-        total,
-        duration(wall),
-        workers,
-    )
 
 
 class RequestLedger:

@@ -19,11 +19,11 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from tap_klaviyo import spec
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.errors import KlaviyoError, ThrottledTooLong
-from tap_klaviyo.streams.lookups import lookups_for
+from tap_klaviyo.plan import Cost
 from tap_klaviyo.streams.reporting import calendar
 from tap_klaviyo.streams.reporting.base import ReportingStream, integration_name
 from tap_klaviyo.streams.reporting.calendar import DayRange
-from tap_klaviyo.streams.reporting.quota import Plan, RequestLedger, log_plans
+from tap_klaviyo.streams.reporting.quota import Plan, RequestLedger
 
 SERIES_INTERVAL = "daily"
 PLACED_ORDER = "Placed Order"
@@ -169,20 +169,9 @@ class ReportStream(ReportingStream):
             blocked_until=blocked,
         )
 
-    def log_plan_once(self) -> None:
-        """Once per run, before the first report request: every selected report
-        stream's requests, and how long they take at 2/min per endpoint."""
-        lookups = lookups_for(self.run_tap)
-        with lookups.lock:
-            if lookups.plan_logged:
-                return
-            lookups.plan_logged = True
-        plans = [
-            stream.plan()
-            for stream in self.run_tap.streams.values()
-            if isinstance(stream, ReportStream) and stream.selected
-        ]
-        log_plans(self.logger, plans, self.settings.streams_at_once)
+    def planned_cost(self) -> Cost:
+        """The run's plan line (plan.py): this stream knows its requests exactly."""
+        return self.plan().cost()
 
     # ---- requests -----------------------------------------------------------------------
 
@@ -217,7 +206,6 @@ class ReportStream(ReportingStream):
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         plan = self.plan()
-        self.log_plan_once()
         if plan.blocked_until is not None:
             return
         position = 0
