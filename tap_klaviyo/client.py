@@ -23,7 +23,6 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_klaviyo import schemas, spec
-from tap_klaviyo.pairs import RelatedIdsStream
 from tap_klaviyo.read.bounds import run_end, run_start, saved_bookmark
 from tap_klaviyo.read.pages import KlaviyoPaginator
 from tap_klaviyo.read.query import Query
@@ -247,17 +246,6 @@ class KlaviyoStream(
     def static_params(self) -> dict[str, str]:
         """Query parameters every request of the stream carries, e.g. additional-fields."""
         return {}
-
-    @cached_property
-    def includes(self) -> tuple[str, ...]:
-        """Relationships asked for with ``include``: the stream's own, and those that a
-        selected pair table (a RelatedIdsStream child) reads off this stream's records."""
-        wanted = [
-            child.relationship
-            for child in self.child_streams
-            if isinstance(child, RelatedIdsStream) and child.selected
-        ]
-        return tuple(dict.fromkeys((*self.include, *wanted)))
 
     @property
     def lookback(self) -> timedelta:

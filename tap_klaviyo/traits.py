@@ -242,6 +242,17 @@ class ParentOfChildren:
     children's reads before the children's turn."""
 
     @cached_property
+    def includes(self) -> tuple[str, ...]:
+        """Relationships asked for with ``include``: the stream's own, and those that a
+        selected pair table (pairs.RelatedIdsStream) reads off this stream's records."""
+        wanted = [
+            child.relationship
+            for child in self.child_streams
+            if getattr(child, "relationship", None) and child.selected
+        ]
+        return tuple(dict.fromkeys((*self.include, *wanted)))
+
+    @cached_property
     def related(self) -> dict[str, dict[str, list[str]]]:
         """To-many relationship ids of included relationships, held for the children."""
         return {}

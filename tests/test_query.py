@@ -53,7 +53,8 @@ def test_campaign_request_carries_channel_and_archived_filters(tap: TapKlaviyo) 
 
 
 def test_full_table_stream_sends_no_filter_or_sort(tap: TapKlaviyo) -> None:
-    assert tap.streams["metrics"].get_url_params(None, None) == {}
+    # metrics includes its flow triggers for metric_flow_triggers (selected by default).
+    assert tap.streams["metrics"].get_url_params(None, None) == {"include": "flow-triggers"}
     assert tap.streams["tags"].get_url_params(None, None) == {"page[size]": 50}
 
 
