@@ -163,19 +163,32 @@ class SchemaBuilder:
             return {"anyOf": [*schema["anyOf"], {"type": ["null"]}]}
         return schema
 
-    def resource_item(self, operation: extract.Operation) -> dict[str, Any]:
+    def resource_item(self, operation: extract.Operation, included: str | None = None):
+        """The schema of the operation's resources, or of the ``included`` type's."""
         op = self.spec["paths"][operation.path][operation.method.lower()]
         content = op["responses"]["200"]["content"]
         body = self.resolve(next(iter(content.values()))["schema"])
-        data = self.resolve(body["properties"]["data"])
-        return self.resolve(data.get("items", data))
+        if included is None:
+            data = self.resolve(body["properties"]["data"])
+            return self.resolve(data.get("items", data))
+        items = self.resolve(body["properties"]["included"])["items"]
+        for variant in map(self.resolve, items.get("oneOf", [items])):
+            kind = self.resolve(variant["properties"]["type"])
+            if included in (kind.get("enum") or []):
+                return variant
+        raise SystemExit(f"{operation.path} includes no {included!r} resources")
 
     def record_schema(self, stream_type: type) -> dict[str, Any]:
         if issubclass(stream_type, RelatedIdsStream):
             return self.finish({key: {"type": ["string"]} for key in stream_type.primary_keys})
         operation = stream_type.spec_operation()
-        item = self.resource_item(operation)
+        from_included = getattr(stream_type, "from_included", None)
+        item = self.resource_item(operation, from_included and from_included.type)
         properties: dict[str, Any] = {stream_type.id_field: {"type": ["string"]}}
+        if from_included is not None:  # the columns its rows take from their record
+            owner = self.resolve(self.resource_item(operation)["properties"]["attributes"])
+            for name in from_included.keep:
+                properties[name] = self.convert(owner["properties"][name])
         attributes = self.resolve(item["properties"].get("attributes", {}))
         for name, prop in sorted(attributes.get("properties", {}).items()):
             properties[name] = self.convert(prop)

@@ -34,12 +34,12 @@ from tap_klaviyo.traits import (
     FullRefresh,
     ParentOfChildren,
     SchemaFollowsRecords,
+    ShapedRows,
     Watched,
 )
 from tap_klaviyo.transport.http import Endpoint, HttpClient
-from tap_klaviyo.transport.jsonapi import flatten_resource, page_resources, related_ids
 from tap_klaviyo.transport.ratelimit import limiter_for
-from tap_klaviyo.write.derive import Derived, Deriver, Explode
+from tap_klaviyo.write.derive import Derived, Explode, FromIncluded
 from tap_klaviyo.write.lines import LeanWriter
 from tap_klaviyo.write.paths import Output, OutputFacts, choose_output
 from tap_klaviyo.write.renderer import PageRenderer
@@ -49,6 +49,7 @@ Page = list[dict[str, Any]]
 
 class KlaviyoStream(
     Watched,
+    ShapedRows,
     CarriesAccount,
     SchemaFollowsRecords,
     FullRefresh,
@@ -87,6 +88,10 @@ class KlaviyoStream(
     derived_columns: ClassVar[tuple[Derived, ...]] = ()
     # Rows made from a list inside each resource instead of the resource itself.
     explode: ClassVar[Explode | None] = None
+    # The setting giving the days each run re-reads before the bookmark (late data).
+    lookback_setting: ClassVar[str | None] = None
+    # Rows made from the resources `include` adds to each page instead.
+    from_included: ClassVar[FromIncluded | None] = None
     # The field the endpoint filters and sorts on, when it is not the replication key's
     # column (e.g. a suppression's timestamp inside a profile).
     filter_key: ClassVar[str | None] = None
@@ -250,7 +255,8 @@ class KlaviyoStream(
     @property
     def lookback(self) -> timedelta:
         """How far before the bookmark each run re-reads, for data that arrives late."""
-        return timedelta(0)
+        days = getattr(self.settings, self.lookback_setting) if self.lookback_setting else 0
+        return timedelta(days=float(days))
 
     def run_bounds(
         self, context: Context | None, resume: bool = False
@@ -294,32 +300,10 @@ class KlaviyoStream(
     ) -> Page:
         return self.query.keep_within(list(self.records_from(content, url)), start, end)
 
-    def records_from(self, content: bytes, url: str) -> Iterator[dict[str, Any]]:
-        keep_related = bool(self.includes and self.child_key)
-        id_field, derive, explode = self.id_field, self.deriver, self.explode
-        for resource in page_resources(content, url, self.name):
-            if keep_related:
-                self.related[resource.id] = related_ids(resource, self.includes)
-            record = flatten_resource(resource, id_field)
-            if derive:
-                derive(record)
-            if explode:
-                yield from explode.rows(record)
-            else:
-                yield record
-
     def prepare_run(self) -> None:
         """Decide what the stream needs once per run, before any worker process forks
         (they inherit it)."""
         self.plan_full_refresh()
-
-    def lookup_maps(self) -> dict[str, dict]:
-        """The maps derived columns look values up in (``Derived.via``)."""
-        return {}
-
-    @cached_property
-    def deriver(self) -> Deriver | None:
-        return Deriver(self.derived_columns, self.lookup_maps()) if self.derived_columns else None
 
     def request_record_pages(self, context: Context | None) -> Iterator[Page]:
         """Pages of records for one context; each page starts its children's reads."""

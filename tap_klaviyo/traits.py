@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
@@ -19,7 +20,8 @@ from tap_klaviyo.progress import CountingCounter, Reading, StreamProgress, time_
 from tap_klaviyo.read.bounds import full_refresh_due
 from tap_klaviyo.read.estimate import estimate
 from tap_klaviyo.stopping import RunStopped
-from tap_klaviyo.transport.jsonapi import next_link
+from tap_klaviyo.transport.jsonapi import flatten_resource, next_link, page_parts, related_ids
+from tap_klaviyo.write.derive import Deriver
 from tap_klaviyo.write.paths import Output
 from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck
 
@@ -160,6 +162,39 @@ class Watched:
                 f"({len(state['partitions'])})"
             )
         return state.get("replication_key_value")
+
+
+class ShapedRows:
+    """Records made from a page's resources as the stream declares them: flattened,
+    with derived columns, or rows exploded from a list inside each resource, or rows
+    made from the resources ``include`` added (write/derive.py)."""
+
+    def records_from(self, content: bytes, url: str) -> Iterator[dict[str, Any]]:
+        resources, included = page_parts(content, url, self.name)
+        id_field, derive, explode = self.id_field, self.deriver, self.explode
+        if self.from_included is not None:
+            flat = [flatten_resource(resource, id_field) for resource in resources]
+            yield from self.from_included.rows(flat, included)
+            return
+        keep_related = bool(self.includes and self.child_key)
+        for resource in resources:
+            if keep_related:
+                self.related[resource.id] = related_ids(resource, self.includes)
+            record = flatten_resource(resource, id_field)
+            if derive:
+                derive(record)
+            if explode:
+                yield from explode.rows(record)
+            else:
+                yield record
+
+    def lookup_maps(self) -> dict[str, dict]:
+        """The maps derived columns look values up in (``Derived.via``)."""
+        return {}
+
+    @cached_property
+    def deriver(self) -> Deriver | None:
+        return Deriver(self.derived_columns, self.lookup_maps()) if self.derived_columns else None
 
 
 class SchemaFollowsRecords:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tap_klaviyo.streams.events import EventsStream
-from tap_klaviyo.write.derive import Derived, Deriver
+from tap_klaviyo.transport.jsonapi import Ref, Relationship, Resource
+from tap_klaviyo.write.derive import Derived, Deriver, FromIncluded
 
 
 def derive(record: dict) -> dict:
@@ -62,3 +63,29 @@ def test_no_properties_no_columns_but_null_ones() -> None:
 def test_a_record_s_own_value_wins() -> None:
     deriver = Deriver((Derived("flow_id", (("event_properties", "$flow"),)),), {})
     assert deriver({"flow_id": "own", "event_properties": {"$flow": "F"}})["flow_id"] == "own"
+
+
+def attribution(id_: str, event: str) -> Resource:
+    return Resource(
+        type="attribution",
+        id=id_,
+        relationships={"event": Relationship(Ref(event)), "flow": Relationship(Ref("F1"))},
+    )
+
+
+def test_rows_from_included_come_in_their_records_order_and_none_is_dropped() -> None:
+    rows = FromIncluded("attribution", owner="event_id", keep=("datetime",)).rows(
+        [{"id": "E1", "datetime": "2026-01-01"}, {"id": "E2", "datetime": "2026-01-02"}],
+        [
+            attribution("A2", "E2"),
+            Resource(type="profile", id="P1"),
+            attribution("A1", "E1"),
+            attribution("A9", "E9"),
+        ],
+    )
+    assert rows == [
+        {"id": "A1", "event_id": "E1", "flow_id": "F1", "datetime": "2026-01-01"},
+        {"id": "A2", "event_id": "E2", "flow_id": "F1", "datetime": "2026-01-02"},
+        # Naming an event the page does not hold: kept, with nothing joined.
+        {"id": "A9", "event_id": "E9", "flow_id": "F1", "datetime": None},
+    ]

@@ -154,3 +154,41 @@ def test_a_stream_s_own_start_limits_it_and_leaves_the_others(
     assert sorted(run.ids("profiles")) == sorted(sim.data.ids("profile"))
     days = run_tap({**config, "stream_start_dates": {"events": 0}}, streams=["events"])
     assert days.records.get("events", []) == []
+
+
+def test_event_attributions_are_klaviyos_attribution_resources_with_their_event_datetime(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    run = run_tap(config, streams=["event_attributions"])
+    rows = run.records["event_attributions"]
+    stored = {a["id"]: a for a in sim.data.get("attribution")}
+    events = sim.data.stored("event")
+    assert sorted(r["id"] for r in rows) == sorted(stored)
+    for row in rows:
+        relationships = stored[row["id"]]["relationships"]
+        for name, body in relationships.items():
+            column = f"{name.replace('-', '_')}_id"
+            assert row.get(column) == (body.get("data") or {}).get("id"), (row, name)
+        assert row["datetime"] == utc_iso(
+            parse_datetime(events[row["event_id"]]["attributes"]["datetime"])
+        )
+    keys = [r["datetime"] for r in rows]
+    assert keys == sorted(keys)
+    assert run.state["bookmarks"]["event_attributions"]["replication_key_value"] == keys[-1]
+    # One events read that asks only for datetimes and the attributions.
+    sent = [r for r in sim.requests if r.path == "/api/events"]
+    assert sent and all(r.query.get("fields[event]") == ["datetime"] for r in sent)
+    assert all(r.query.get("include") == ["attributions"] for r in sent)
+
+
+def test_event_attributions_resume_from_their_bookmark_less_the_lookback(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    first = run_tap(config, streams=["event_attributions"])
+    second = run_tap(config, streams=["event_attributions"], state=first.state)
+    bookmark = parse_datetime(
+        first.state["bookmarks"]["event_attributions"]["replication_key_value"]
+    )
+    again = second.records.get("event_attributions", [])
+    assert all(parse_datetime(r["datetime"]) >= bookmark - timedelta(days=7) for r in again)
+    assert len(again) < len(first.records["event_attributions"])

@@ -28,7 +28,12 @@ from tap_klaviyo.streams.configuration import (
 )
 from tap_klaviyo.streams.consent import GlobalExclusionsStream, ListExclusionsStream
 from tap_klaviyo.streams.coupons import CouponCodesStream, CouponsStream
-from tap_klaviyo.streams.events import EventsStream, MetricPropertiesStream, MetricsStream
+from tap_klaviyo.streams.events import (
+    EventAttributionsStream,
+    EventsStream,
+    MetricPropertiesStream,
+    MetricsStream,
+)
 from tap_klaviyo.streams.flows import (
     FlowActionsStream,
     FlowMessagesStream,
@@ -64,6 +69,7 @@ STREAM_TYPES = [
     GlobalExclusionsStream,
     ListExclusionsStream,
     EventsStream,
+    EventAttributionsStream,
     MetricsStream,
     MetricPropertiesStream,
     ListsStream,

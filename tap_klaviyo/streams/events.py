@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
 from tap_klaviyo.streams.lookups import event_metric_ids, metric_names
-from tap_klaviyo.write.derive import Derived
+from tap_klaviyo.write.derive import Derived, FromIncluded
 
 PROPS = "event_properties"
 
@@ -17,6 +16,7 @@ class EventsStream(KlaviyoStream):
     path = "/api/events"
     replication_key = "datetime"
     parallel_windows = True
+    lookback_setting = "events_lookback_window_days"
     context_filters = {"metric_id": "metric_id"}
     # What caused an event, from its properties: `$flow` and `$message` on the messages
     # of flows and campaigns (a campaign's when the event names no flow but a campaign),
@@ -66,9 +66,24 @@ class EventsStream(KlaviyoStream):
             chosen = self.settings.event_metric_ids
         return [{"metric_id": metric_id} for metric_id in chosen] or None
 
-    @property
-    def lookback(self) -> timedelta:
-        return timedelta(days=float(self.settings.events_lookback_window_days))
+
+class EventAttributionsStream(KlaviyoStream):
+    """Which message Klaviyo credits each conversion to (``include=attributions``): a row
+    per attribution with its event's datetime, read like events, in their own time
+    slices. Opt-in: it reads every event again (only their datetimes and attributions)."""
+
+    name = "event_attributions"
+    path = "/api/events"
+    replication_key = "datetime"
+    parallel_windows = True
+    lookback_setting = "events_lookback_window_days"
+    selected_by_default = False
+    include = ("attributions",)
+    from_included = FromIncluded("attribution", owner="event_id", keep=("datetime",))
+
+    def static_params(self) -> dict[str, str]:
+        # The rows need an event's id and datetime only: the rest of its body is skipped.
+        return {"fields[event]": "datetime"}
 
 
 class MetricsStream(KlaviyoStream):

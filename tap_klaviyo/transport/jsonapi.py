@@ -40,6 +40,7 @@ class Relationship(msgspec.Struct, gc=False):
 class Resource(msgspec.Struct, gc=False):
     """A JSON:API resource as the tap reads it: its links are never built."""
 
+    type: Any = None
     id: Any = None
     attributes: Any = None
     relationships: dict[str, Relationship] | None = None
@@ -56,6 +57,7 @@ class _Envelope(msgspec.Struct, gc=False):
 class Document(msgspec.Struct, gc=False):
     data: list[Resource] | Resource | None = None
     links: _Links | None = None
+    included: list[Resource] | None = None
 
 
 # Decoding into these types skips every `links` object of every resource, most of
@@ -108,16 +110,22 @@ def decode_document(content: bytes) -> Document:
 
 def page_resources(content: bytes, url: str, stream: str) -> list[Resource]:
     """A page's resources; a body that is not a JSON:API document stops the stream."""
+    return page_parts(content, url, stream)[0]
+
+
+def page_parts(content: bytes, url: str, stream: str) -> tuple[list[Resource], list[Resource]]:
+    """A page's resources and the resources ``include`` added to it."""
     where = urlsplit(url).path
     try:
-        data = decode_document(content).data
+        document = decode_document(content)
     except ValueError as exc:
         raise KlaviyoError(
             f"Stream '{stream}': response from {where} is not a JSON:API document ({exc})"
         ) from None
+    data = document.data
     if data is None:
         raise KlaviyoError(f"Stream '{stream}': response from {where} has no `data`")
-    return data if isinstance(data, list) else [data]
+    return (data if isinstance(data, list) else [data]), document.included or []
 
 
 def error_detail(response: requests.Response) -> tuple[str, set[str]]:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tap_klaviyo.transport.jsonapi import Resource, flatten_resource
+
 Path = tuple[str, ...]
 
 
@@ -86,3 +88,29 @@ class Explode:
         base = {to: record.get(source) for source, to in self.keep}
         base.update(self.add)
         return [{**base, **item} for item in items if type(item) is dict]
+
+
+@dataclass(frozen=True)
+class FromIncluded:
+    """One row per resource of ``type`` that ``include`` added to a page (an event's
+    attributions, say): its id and relationship ids, and the columns in ``keep`` of the
+    page's record that its ``owner`` column names (the event's datetime)."""
+
+    type: str
+    owner: str
+    keep: tuple[str, ...]
+
+    def rows(self, records: list[dict[str, Any]], included: list[Resource]) -> list[dict]:
+        by_owner: dict[Any, list[dict[str, Any]]] = {}
+        for resource in included:
+            if resource.type == self.type:
+                row = flatten_resource(resource)
+                by_owner.setdefault(row.get(self.owner), []).append(row)
+        out: list[dict[str, Any]] = []
+        for record in records:  # in the page's order: the bookmark's order
+            for row in by_owner.pop(record.get("id"), ()):
+                row.update({column: record.get(column) for column in self.keep})
+                out.append(row)
+        for rows in by_owner.values():  # naming no record of the page: kept, not joined
+            out.extend({**row, **dict.fromkeys(self.keep)} for row in rows)
+        return out
