@@ -33,8 +33,9 @@ from tap_klaviyo.read.estimate import Estimate
 # At most one progress line per stream this often, and none for a stream younger
 # than this: streams that finish in seconds stay quiet.
 PROGRESS_SECONDS = 30.0
-# The pace a stream's time left is reckoned at: its records a second over this long.
-RATE_WINDOW = 60.0
+# The pace a stream's time left is reckoned at: its records a second over this long
+# (short enough to follow a read still taking up speed).
+RATE_WINDOW = 30.0
 
 
 class StreamProgress:
@@ -64,8 +65,7 @@ class StreamProgress:
             self._samples.append((self.started, 0))
 
     def recent_rate(self) -> float:
-        """Records a second over the last ``RATE_WINDOW`` seconds: the pace now, not the
-        first minute's burst of quota."""
+        """Records a second over the last ``RATE_WINDOW`` seconds: the pace now."""
         now, records = self.clock(), self.records
         self._samples.append((now, records))
         while len(self._samples) > 2 and now - self._samples[1][0] >= RATE_WINDOW:

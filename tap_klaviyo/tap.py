@@ -23,6 +23,7 @@ from tap_klaviyo.settings import (
     Settings,
     check_general,
     check_known,
+    check_numbers,
     check_stream_starts,
     config_schema,
 )
@@ -58,6 +59,7 @@ def ended(stream: Any) -> None:
 
 def check_settings(config: dict[str, Any], known: set[str]) -> None:
     """Catch bad settings before any request, each with a one-line reason."""
+    check_numbers(config, TapKlaviyo.config_jsonschema)
     check_general(config)
     check_stream_starts(config, {stream.name for stream in STREAM_TYPES})
     check_reporting_settings(config, SettingsError)

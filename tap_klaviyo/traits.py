@@ -21,6 +21,7 @@ from tap_klaviyo.read.bounds import full_refresh_due
 from tap_klaviyo.read.estimate import estimate
 from tap_klaviyo.stopping import RunStopped
 from tap_klaviyo.transport.jsonapi import flatten_resource, next_link, page_parts, related_ids
+from tap_klaviyo.transport.ratelimit import quota_of
 from tap_klaviyo.write.derive import Deriver
 from tap_klaviyo.write.paths import Output
 from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck
@@ -149,9 +150,22 @@ class Watched:
             fraction=fraction,
             of_what=of_what,
             bookmark=self.bookmark_text(),
-            rate=progress.recent_rate(),
+            rate=self.pace(traffic.traffic.requests if traffic else 0),
             remaining=remaining,
         )
+
+    def pace(self, requests_sent: int) -> float:
+        """Records a second from now on: the recent pace, but no more than the quota
+        lets through at the records a request has brought so far (the first minute's
+        burst of quota does not last)."""
+        recent = self.progress.recent_rate()
+        operation = getattr(self, "operation", None)
+        if operation is None or not requests_sent:
+            return recent
+        _, per_minute = quota_of(self.settings, operation, self.static_params())
+        if not per_minute:
+            return recent
+        return min(recent, self.progress.records / requests_sent * per_minute / 60)
 
     def bookmark_text(self) -> str | None:
         if not self.replication_key:

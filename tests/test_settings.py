@@ -244,3 +244,25 @@ def test_a_stream_s_start_is_the_later_of_its_own_and_start_date() -> None:
     assert settings.start_for("events", now) == datetime(2025, 12, 1, tzinfo=timezone.utc)
     assert settings.start_for("lists", now) == datetime(2025, 6, 1, tzinfo=timezone.utc)
     assert settings.start_for("profiles", now) == datetime(2025, 6, 1, tzinfo=timezone.utc)
+
+
+NUMBER_SETTINGS = [
+    name
+    for name, prop in config_schema()["properties"].items()
+    if {"number", "string"} <= set(prop.get("type") or ())
+]
+
+
+def test_numbers_of_days_and_shares_read_as_text_too() -> None:
+    # Meltano passes a decimal from an environment variable as text (and fails on its own
+    # Decimal type when the setting is declared `decimal`); the SDK's --config ENV too.
+    assert "members_full_refresh_days" in NUMBER_SETTINGS
+    assert "max_requests_per_minute_share" in NUMBER_SETTINGS
+    settings = Settings.from_config({name: " 0.5" for name in NUMBER_SETTINGS})
+    assert all(getattr(settings, name) == 0.5 for name in NUMBER_SETTINGS)
+
+
+@pytest.mark.parametrize("name", NUMBER_SETTINGS)
+def test_text_that_is_no_number_is_one_line_naming_the_setting(name: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^Setting `{name}` must be a number: 'soon'\.$"):
+        TapKlaviyo(config={"api_key": "pk_unit", name: "soon"}, parse_env_config=False)

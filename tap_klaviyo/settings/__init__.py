@@ -4,6 +4,7 @@ before any request is sent (``checks.py``)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -110,7 +111,13 @@ class Settings:
             value = config.get(field.name)
             if value is None or (value in (0, "", []) and field.name in _FALSY_IS_DEFAULT):
                 continue
-            values[field.name] = tuple(value) if isinstance(value, list) else value
+            if isinstance(value, list):
+                value = tuple(value)
+            elif isinstance(value, str) and field.type == "float":  # NUMBER (schema.py)
+                # Text that is no number stays as it is, for check_numbers to name.
+                with contextlib.suppress(ValueError):
+                    value = float(value)
+            values[field.name] = value
         return cls(**values)
 
     @property
@@ -183,6 +190,7 @@ def metric_aggregate_enums() -> dict[str, list[str]]:
 from tap_klaviyo.settings.checks import (  # noqa: E402  (they read the names above)
     check_general,
     check_known,
+    check_numbers,
     check_stream_starts,
 )
 from tap_klaviyo.settings.schema import config_schema  # noqa: E402
@@ -196,6 +204,7 @@ __all__ = [
     "Settings",
     "check_general",
     "check_known",
+    "check_numbers",
     "check_stream_starts",
     "config_schema",
     "metric_aggregate_enums",

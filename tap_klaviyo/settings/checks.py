@@ -83,3 +83,14 @@ def check_known(config: dict[str, Any], known: set[str]) -> None:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" Did you mean `{close[0]}`?" if close else ""
             raise SettingsError(f"Unknown setting `{name}`.{hint}")
+
+
+def check_numbers(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Numbers given as text (schema.NUMBER: environment variables) must read as numbers."""
+    for name, prop in schema.get("properties", {}).items():
+        value = config.get(name)
+        if {"number", "string"} <= set(prop.get("type") or ()) and isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                raise SettingsError(f"Setting `{name}` must be a number: {value!r}.") from None

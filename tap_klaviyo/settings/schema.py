@@ -22,6 +22,14 @@ def _default(name: str) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+# A number, or the same number as text: Meltano passes a decimal setting given in an
+# environment variable (TAP_KLAVIYO_MEMBERS_FULL_REFRESH_DAYS=0.5) as text when it is
+# declared a string, and fails on its own Decimal when it is declared `decimal`; the
+# SDK's --config ENV passes it as text too. checks.check_numbers rejects text that is no
+# number, in one line; Settings.from_config reads both.
+NUMBER = th.CustomType({"type": ["number", "string"]})
+
+
 def config_schema() -> dict[str, Any]:
     """The settings as the SDK's JSON schema, defaults taken from ``Settings``."""
     enums = metric_aggregate_enums()
@@ -81,7 +89,7 @@ def config_schema() -> dict[str, Any]:
         ),
         th.Property(
             "max_requests_per_minute_share",
-            th.NumberType,
+            NUMBER,
             default=_default("max_requests_per_minute_share"),
             title="Share of the rate limit",
             description="Fraction (0-1] of each endpoint's per-minute quota this tap may "
@@ -130,7 +138,7 @@ def config_schema() -> dict[str, Any]:
         ),
         th.Property(
             "events_lookback_window_days",
-            th.NumberType,
+            NUMBER,
             default=_default("events_lookback_window_days"),
             title="Events look-back (days)",
             description="Each run re-reads this many days of events before the bookmark, "
@@ -156,7 +164,7 @@ def config_schema() -> dict[str, Any]:
         ),
         th.Property(
             "members_full_refresh_days",
-            th.NumberType,
+            NUMBER,
             default=_default("members_full_refresh_days"),
             title="Members full read (days)",
             description="Every this many days list_members and segment_members read every "
@@ -166,7 +174,7 @@ def config_schema() -> dict[str, Any]:
         ),
         th.Property(
             "exclusions_full_refresh_days",
-            th.NumberType,
+            NUMBER,
             default=_default("exclusions_full_refresh_days"),
             title="Exclusions full read (days)",
             description="Every this many days global_exclusions and list_exclusions read "
@@ -176,7 +184,7 @@ def config_schema() -> dict[str, Any]:
         ),
         th.Property(
             "sizes_refresh_hours",
-            th.NumberType,
+            NUMBER,
             default=_default("sizes_refresh_hours"),
             title="Sizes snapshot interval (hours)",
             description="list_sizes and segment_sizes take a new snapshot of a list or "
