@@ -19,7 +19,7 @@ joins as (
     select
         m.account_id,
         m.{{ kind }}_id,
-        {{ local_date('m.joined_at', "coalesce(tz.timezone, " ~ reporting_timezone('null') ~ ")") }}
+        {{ account_date('m.joined_at', 'tz.timezone') }}
             as date,
         count(*) as members_joined
     from {{ ref('stg_klaviyo__' ~ kind ~ '_members') }} as m

@@ -77,8 +77,7 @@ select
     e.account_id,
     e.event_id,
     e.occurred_at,
-    {{ local_date('e.occurred_at', "coalesce(tz.timezone, " ~ reporting_timezone('null') ~ ")") }}
-        as event_date,
+    {{ account_date('e.occurred_at', 'tz.timezone') }} as event_date,
     e.metric_id,
     e.resolved_metric_name as metric_name,
     e.profile_id,
