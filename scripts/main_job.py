@@ -154,7 +154,8 @@ def dbt_env(
     schemas = dbt_config.get("klaviyo_schemas") or []
     if isinstance(schemas, str):
         schemas = json.loads(schemas) if schemas.strip().startswith("[") else schemas.split(",")
-    if schema not in [s.strip() for s in schemas]:
+    schemas = [s.strip() for s in schemas]
+    if schema not in schemas:
         say(f"dbt-postgres: klaviyo_schemas {schemas} lacks {schema!r}; building on {schema!r}.")
         env["DBT_POSTGRES_KLAVIYO_SCHEMAS"] = json.dumps([schema])
     return env
