@@ -161,8 +161,22 @@ class EmbeddedPostgres:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
 
     def target_postgres_env(self) -> dict[str, str]:
-        """Environment variables that point Meltano's target-postgres at this server."""
-        return {"TARGET_POSTGRES_SQLALCHEMY_URL": self.sqlalchemy_url}
+        """Environment variables that point Meltano's target-postgres at this server.
+
+        The URL is what target-postgres uses; the separate settings (which it ignores when
+        the URL is set) are what meltano.yml hands on to dbt-postgres, so the models are
+        built in the database the loader writes to.
+        """
+        env = {
+            "TARGET_POSTGRES_SQLALCHEMY_URL": self.sqlalchemy_url,
+            "TARGET_POSTGRES_HOST": self.host,
+            "TARGET_POSTGRES_PORT": str(self.port),
+            "TARGET_POSTGRES_USER": self.user,
+            "TARGET_POSTGRES_DATABASE": self.database,
+        }
+        if self.password:
+            env["TARGET_POSTGRES_PASSWORD"] = self.password
+        return env
 
     # -- lifecycle ------------------------------------------------------------------
     def _cmd(self, name: str, *args: str, check: bool = True, timeout: float = 120):

@@ -10,6 +10,8 @@
   directory is ``.meltano/embedded-postgres/data`` (kept between runs).
 * Runs ``meltano run tap-klaviyo target-postgres`` (extra arguments are passed on, e.g.
   ``--full-refresh``), then prints every table of the target schema with its row count.
+* Then builds the dbt models in transform/ (``meltano run dbt-postgres:run``) in the same
+  database and prints the top of one mart: revenue by campaign.
 
 Run it through ``scripts/run``, which prepares the venv and the Meltano plugins first.
 """
@@ -32,6 +34,7 @@ from embedded_pg import DEFAULT_DIR, EmbeddedPostgres  # noqa: E402
 
 EXTRACTOR = "tap-klaviyo"
 LOADER = "target-postgres"
+TRANSFORMER = "dbt-postgres"
 SIM_ENVIRONMENT = "simulator"
 
 
@@ -128,6 +131,87 @@ def print_counts(counts: list[tuple[str, int, int | None]], schema: str) -> None
     print(f"  {'total'.ljust(width)}  {sum(r for _, r, _ in counts):>9}\n", flush=True)
 
 
+def dbt_env(
+    dbt_config: dict[str, Any], loader_config: dict[str, Any], schema: str
+) -> dict[str, str]:
+    """What dbt-postgres needs beyond its own configuration to build on what was loaded.
+
+    meltano.yml hands target-postgres' TARGET_POSTGRES_HOST/... on to dbt, but not a
+    sqlalchemy_url, and not settings given in meltano.yml: without a host of its own, dbt
+    gets the loader's connection. Its klaviyo_schemas must hold the schema just loaded.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    env: dict[str, str] = {}
+    if not dbt_config.get("host"):
+        dsn = libpq_dsn(loader_config)
+        params = conninfo_to_dict(dsn) if isinstance(dsn, str) else dsn
+        for name in ("host", "port", "user", "password", "dbname"):
+            if params.get(name) not in (None, ""):
+                env[f"DBT_POSTGRES_{name.upper()}"] = str(params[name])
+        if params.get("sslmode"):
+            say("dbt-postgres: set DBT_POSTGRES_* for TLS yourself (sslmode is not handed on).")
+    schemas = dbt_config.get("klaviyo_schemas") or []
+    if isinstance(schemas, str):
+        schemas = json.loads(schemas) if schemas.strip().startswith("[") else schemas.split(",")
+    schemas = [s.strip() for s in schemas]
+    if schema not in schemas:
+        say(f"dbt-postgres: klaviyo_schemas {schemas} lacks {schema!r}; building on {schema!r}.")
+        env["DBT_POSTGRES_KLAVIYO_SCHEMAS"] = json.dumps([schema])
+    return env
+
+
+def campaign_revenue(dsn: str | dict[str, Any], schema: str, limit: int = 10) -> list[tuple]:
+    """(campaign, revenue, conversions) of the campaigns that earned most."""
+    import psycopg
+    from psycopg import sql
+
+    connect = psycopg.connect(dsn) if isinstance(dsn, str) else psycopg.connect(**dsn)
+    with connect as conn, conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "select campaign_name, revenue, conversions from {} "
+                "where revenue > 0 or conversions > 0 "
+                "order by revenue desc, conversions desc, campaign_name limit %s"
+            ).format(sql.Identifier(schema, "dim_campaigns")),
+            (limit,),
+        )
+        return cur.fetchall()
+
+
+def print_campaign_revenue(found: list[tuple], schema: str) -> None:
+    print(f"Revenue by campaign ({schema}.dim_campaigns, attributed conversions):")
+    if not found:
+        print("  no campaign has an attributed conversion yet\n", flush=True)
+        return
+    width = max(len(str(name)) for name, _, _ in found)
+    print(f"  {'campaign'.ljust(width)}  {'revenue':>12}  conversions")
+    for name, revenue, conversions in found:
+        print(f"  {str(name).ljust(width)}  {revenue:>12,.2f}  {int(conversions):>11}")
+    print(flush=True)
+
+
+def build_models(
+    environment: str, env: dict[str, str], loader_config: dict[str, Any], schema: str
+) -> int:
+    """`meltano run dbt-postgres:run`, then the top of the revenue-by-campaign mart."""
+    dbt_config = meltano_config(TRANSFORMER, environment, env)
+    env = {**env, **dbt_env(dbt_config, loader_config, schema)}
+    cmd = [meltano_bin(), "--environment", environment, "run", f"{TRANSFORMER}:run"]
+    say("$ " + " ".join(cmd[1:]))
+    code = subprocess.call(cmd, env=env, cwd=ROOT)
+    if code != 0:
+        say(f"dbt failed (exit {code}); the marts are as the last good run left them.")
+        return code
+    marts = dbt_config.get("schema") or "analytics"
+    try:
+        print_campaign_revenue(campaign_revenue(libpq_dsn(loader_config), marts), marts)
+    except Exception as exc:  # the report must not hide the run's own result
+        say(f"Could not read {marts}.dim_campaigns: {exc}")
+        return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
     env = dict(os.environ)
     env.setdefault("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -195,6 +279,12 @@ def main(argv: list[str]) -> int:
         except Exception as exc:  # the report must not hide the run's own result
             say(f"Could not read the tables of schema {schema!r}: {exc}")
             code = code or 1
+
+        # -- the models ----------------------------------------------------------------
+        if code == 0:
+            code = build_models(environment, env, loader_config, schema)
+        else:
+            say("The dbt models are not built after a failed load.")
         if stopping_embedded:
             say(
                 "The embedded server stops now; its data stays. To query it later: "

@@ -150,8 +150,8 @@ def meltano(e2e_tmp: Path, postgres: EmbeddedPostgres) -> Iterator[Meltano]:
     env = {
         k: v
         for k, v in os.environ.items()
-        # The developer's own Klaviyo key, database or Meltano settings must not leak in.
-        if not k.startswith(("TAP_KLAVIYO_", "TARGET_POSTGRES_", "MELTANO_"))
+        # The developer's own Klaviyo key, database, Meltano or dbt settings must not leak in.
+        if not k.startswith(("TAP_KLAVIYO_", "TARGET_POSTGRES_", "MELTANO_", "DBT_"))
     }
     env.update(
         MELTANO_DATABASE_URI=f"sqlite:///{e2e_tmp / 'meltano.db'}",
@@ -159,6 +159,9 @@ def meltano(e2e_tmp: Path, postgres: EmbeddedPostgres) -> Iterator[Meltano]:
         MELTANO_CLI_DISABLE_VERSION_CHECK="true",
         MELTANO_ENVIRONMENT="dev",
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        # dbt writes its compiled SQL and logs here, not into transform/ of the checkout.
+        DBT_TARGET_PATH=str(e2e_tmp / "dbt-target"),
+        DBT_LOG_PATH=str(e2e_tmp / "dbt-logs"),
         **postgres.target_postgres_env(),
     )
     log_dir = e2e_tmp / "meltano-logs"

@@ -83,6 +83,41 @@ def test_extractor_is_declared_in_full():
     assert target["config"]["add_record_metadata"] is True  # activate_version needs it
 
 
+def test_transformer_is_declared_in_full():
+    """dbt-postgres needs no Hub look-up, runs transform/ and connects where the loader
+    writes: every connection setting defaults to target-postgres' own variable, and
+    profiles.yml reads each from the variable Meltano sets for it."""
+    dbt = plugin("transformers", "dbt-postgres")
+    assert "variant" not in dbt
+    assert (dbt["namespace"], dbt["executable"]) == ("dbt_postgres", "dbt")
+    assert "dbt-postgres~=" in dbt["pip_url"] and "dbt-core~=" in dbt["pip_url"]
+    assert {"run", "test", "build"} <= set(dbt["commands"])
+    settings = {s["name"]: s for s in dbt["settings"]}
+    assert settings["project_dir"]["value"] == "$MELTANO_PROJECT_ROOT/transform"
+    profiles_dir = settings["profiles_dir"]["value"].replace("$MELTANO_PROJECT_ROOT", str(ROOT))
+    profiles = (Path(profiles_dir) / "profiles.yml").read_text(encoding="utf-8")
+    loader = {"host": "HOST", "port": "PORT", "user": "USER", "password": "PASSWORD"}
+    for name, variable in {**loader, "dbname": "DATABASE"}.items():
+        assert dbt["config"][name] == f"$TARGET_POSTGRES_{variable}", name
+        assert f"env_var('DBT_POSTGRES_{name.upper()}'" in profiles, name
+    assert settings["password"].get("sensitive") is True
+    assert (ROOT / "transform" / "dbt_project.yml").exists()
+
+
+def test_account_extractors_inherit_the_tap_with_their_own_key_schema_and_id():
+    accounts = [p for p in project()["plugins"]["extractors"] if p.get("inherit_from")]
+    assert accounts, "meltano.yml has no example of one extractor per account"
+    schemas = set()
+    for extractor in accounts:
+        assert extractor["inherit_from"] == "tap-klaviyo"
+        variable = extractor["name"].upper().replace("-", "_") + "_API_KEY"
+        # Its own variable only: an unset key must not fall back to tap-klaviyo's.
+        assert extractor["config"]["api_key"] == f"${variable}"
+        assert extractor["config"]["account_id"]
+        schemas.add(extractor["load_schema"])
+    assert len(schemas) == len(accounts) and "tap_klaviyo" not in schemas
+
+
 def _tap_accepts(setting: str, value: Any, tmp_path: Path) -> bool:
     """Does a sync (of no stream) start with this setting, or is it rejected?"""
     config = tmp_path / "config.json"

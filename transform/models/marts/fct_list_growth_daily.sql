@@ -1,0 +1,2 @@
+-- List growth per day (see macros/group_growth.sql).
+{{ group_growth('list') }}

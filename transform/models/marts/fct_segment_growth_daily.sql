@@ -1,0 +1,2 @@
+-- Segment growth per day (see macros/group_growth.sql).
+{{ group_growth('segment') }}

@@ -1,0 +1,14 @@
+-- Opt-in stream (flow_series_reports): empty unless selected.
+{%- set keys = {
+    'flow_id': 'text',
+    'flow_message_id': 'text',
+    'send_channel': 'text',
+    'date': 'date',
+    'conversion_metric_id': 'text',
+} %}
+
+with source as (
+    {{ klaviyo_source('flow_series_reports', report_columns(keys, message_report_statistics())) }}
+)
+
+select * from source

@@ -1,0 +1,14 @@
+-- Opt-in stream (segment_values_reports): empty unless selected.
+{%- set keys = {
+    'segment_id': 'text',
+    'period': 'text',
+    'date': 'date',
+    'through_date': 'date',
+} %}
+{%- set statistics = ['members_added', 'members_removed', 'net_members_changed', 'total_members'] %}
+
+with source as (
+    {{ klaviyo_source('segment_values_reports', report_columns(keys, statistics)) }}
+)
+
+select * from source
