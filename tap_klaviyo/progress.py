@@ -33,9 +33,9 @@ from tap_klaviyo.read.estimate import Estimate
 # At most one progress line per stream this often, and none for a stream younger
 # than this: streams that finish in seconds stay quiet.
 PROGRESS_SECONDS = 30.0
-# The pace a stream's time left is reckoned at: its records a second over this long
-# (short enough to follow a read still taking up speed).
-RATE_WINDOW = 30.0
+# The pace a stream's time left is reckoned at: its records a second over this long,
+# a whole window of Klaviyo's steady quota.
+RATE_WINDOW = 60.0
 
 
 class StreamProgress:

@@ -48,6 +48,10 @@ class CarriesAccount:
         return row
 
 
+# A read going at this share of its quota's pace or more is held back by the quota.
+QUOTA_BOUND = 0.5
+
+
 class Sampling(threading.Thread):
     """The thread counting a stream's range, told when the stream is over."""
 
@@ -155,9 +159,10 @@ class Watched:
         )
 
     def pace(self, requests_sent: int) -> float:
-        """Records a second from now on: the recent pace, but no more than the quota
-        lets through at the records a request has brought so far (the first minute's
-        burst of quota does not last)."""
+        """Records a second from now on. A read the quota holds back goes at the quota's
+        pace (records a request brought so far, times requests a minute): within a
+        minute it bursts and waits, so a recent pace says less. Any other read goes at
+        its recent pace."""
         recent = self.progress.recent_rate()
         operation = getattr(self, "operation", None)
         if operation is None or not requests_sent:
@@ -165,7 +170,8 @@ class Watched:
         _, per_minute = quota_of(self.settings, operation, self.static_params())
         if not per_minute:
             return recent
-        return min(recent, self.progress.records / requests_sent * per_minute / 60)
+        quota = self.progress.records / requests_sent * per_minute / 60
+        return quota if recent >= QUOTA_BOUND * quota else recent
 
     def bookmark_text(self) -> str | None:
         if not self.replication_key:

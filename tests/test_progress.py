@@ -104,3 +104,16 @@ def test_streams_that_finish_in_seconds_stay_quiet(
         "lists",
         "tags",
     ]
+
+
+def test_a_read_the_quota_holds_back_goes_at_the_quotas_pace(
+    tap: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = tap.streams["events"]
+    events.progress.records = 200_000  # 200 a request over 1,000 requests
+    quota = 200 * 3_500 / 60  # the events quota: 3,500 requests a minute
+    monkeypatch.setattr(events.progress, "recent_rate", lambda: 0.8 * quota)
+    assert events.pace(1_000) == pytest.approx(quota)
+    # Far below the quota's pace: something else holds it back; its own pace counts.
+    monkeypatch.setattr(events.progress, "recent_rate", lambda: 0.2 * quota)
+    assert events.pace(1_000) == pytest.approx(0.2 * quota)
