@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sim.clock import VirtualClock
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.tap import TapKlaviyo
 from tap_klaviyo.transport.policy import RETRY
@@ -175,23 +175,6 @@ def write_json(tmp_path: Path):
         return path
 
     return write
-
-
-class VirtualClock:
-    """Monotonic seconds that only move when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            # At least a millisecond: adding less to 10^4 can round to nothing.
-            self.now += max(seconds, 0.001)
 
 
 @pytest.fixture

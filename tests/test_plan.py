@@ -18,7 +18,9 @@ def test_least_time_is_what_the_limiter_allows() -> None:
     assert estimate_seconds(15, 15) == 0  # the first minute's worth leaves at once
     assert estimate_seconds(16, 15) == pytest.approx(60.65)
     assert estimate_seconds(100, None) == 0
+    assert estimate_seconds(225, 2) == pytest.approx(112 * 60.65)  # a report's daily quota
     assert parallel_seconds([100, 50, 50, 10], 2) == 110
+    assert parallel_seconds([100, 50], 1) == 150
 
 
 def test_a_stream_costs_its_endpoints_quota_at_the_taps_share(tap: TapKlaviyo) -> None:

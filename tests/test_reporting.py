@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -24,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from klaviyo_sim import Fault, KlaviyoSimulator
+from klaviyo_sim.clock import VirtualClock
 from klaviyo_sim.reports import _h
 from tap_klaviyo.dates import CLOCK
 from tap_klaviyo.settings import (
@@ -33,7 +33,7 @@ from tap_klaviyo.settings import (
     statistics_setting,
 )
 from tap_klaviyo.streams import reporting
-from tap_klaviyo.streams.reporting import calendar, quota
+from tap_klaviyo.streams.reporting import calendar
 from tap_klaviyo.tap import SettingsError, TapKlaviyo, check_settings
 from tap_klaviyo.transport.ratelimit import LIMITERS
 from tests.conftest import TapRun, catalog_for, run_tap, run_tap_until_failure
@@ -41,23 +41,6 @@ from tests.conftest import TapRun, catalog_for, run_tap, run_tap_until_failure
 SIM_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 EASTERN = ZoneInfo("US/Eastern")
 REPORT_STREAMS = [t.name for t in reporting.REPORT_STREAM_TYPES if t.name != "metric_aggregates"]
-
-
-class VirtualClock:
-    """Monotonic seconds that only move when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            # At least a millisecond: adding less to 10^4 can round to nothing.
-            self.now += max(seconds, 0.001)
 
 
 class Wall:
@@ -205,17 +188,8 @@ def test_requests_follow_the_plan_logged_up_front(
     assert not [r for r in rsim.requests if r.status == 429]
     times = [r.time for r in campaign]
     assert all(later - earlier >= 60 for earlier, later in zip(times, times[2:], strict=False))
-    assert times[-1] - times[0] == pytest.approx(quota.estimate_seconds(50, 2), abs=5)
+    assert times[-1] - times[0] == pytest.approx(estimate_seconds(50, 2), abs=5)
     assert len(run.records["segment_values_reports"]) == 50 * rsim.data.count("segment")
-
-
-def test_estimates() -> None:
-    assert quota.estimate_seconds(0, 2) == 0
-    assert quota.estimate_seconds(2, 2) == 0
-    assert quota.estimate_seconds(3, 2) == pytest.approx(60.65)
-    assert quota.estimate_seconds(225, 2) == pytest.approx(112 * 60.65)
-    assert quota.parallel_seconds([100, 50, 50, 10], 2) == 110
-    assert quota.parallel_seconds([100, 50], 1) == 150
 
 
 # ---- windows -----------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from klaviyo_sim import KlaviyoSimulator
+from klaviyo_sim.clock import VirtualClock
 
 REVISION = "2026-07-15"
 
@@ -39,23 +39,6 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
         shared: KlaviyoSimulator = request.getfixturevalue("sim")
         shared.faults.clear()
         shared.reset_rate_limits()
-
-
-class VirtualClock:
-    """Monotonic seconds that only move when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            # At least a millisecond: adding less to 10^4 can round to nothing.
-            self.now += max(seconds, 0.001)
 
 
 @pytest.fixture
