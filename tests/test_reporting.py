@@ -26,6 +26,7 @@ from klaviyo_sim import Fault, KlaviyoSimulator
 from klaviyo_sim.clock import VirtualClock
 from klaviyo_sim.reports import _h
 from tap_klaviyo.dates import CLOCK
+from tap_klaviyo.plan import estimate_seconds
 from tap_klaviyo.settings import (
     DEFAULT_STATISTICS,
     REPORTING_PERIODS,
