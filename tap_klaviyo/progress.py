@@ -122,10 +122,14 @@ class Reading:
     # Records a second lately, and records expected yet (when the range was sampled).
     rate: float = 0.0
     remaining: float | None = None
+    # The least time the quota allows for the rest, for a read the quota holds back.
+    quota_left: float | None = None
 
     def eta_seconds(self) -> float | None:
-        """The time left: the records expected yet at the pace of late, or else the
-        time so far scaled by the share left."""
+        """The time left: what the quota allows for the rest, or the records expected
+        yet at the pace of late, or else the time so far scaled by the share left."""
+        if self.quota_left is not None:
+            return self.quota_left
         if self.remaining is not None and self.rate > 0:
             return self.remaining / self.rate
         if self.fraction is None or self.fraction <= 0 or self.seconds <= 0:

@@ -5,6 +5,7 @@ Klaviyo no longer has, and the contexts a parent's records give its children."""
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -126,6 +127,7 @@ class Watched:
     def progress_reading(self) -> Reading:
         progress = self.progress
         traffic = self.__dict__.get("http")
+        requests = traffic.traffic.requests if traffic else 0
         fraction, of_what, remaining = None, "", None
         parent_type = self.parent_stream_type
         if parent_type is not None:
@@ -149,29 +151,32 @@ class Watched:
             stream=self.name,
             records=progress.records,
             seconds=progress.seconds(),
-            requests=traffic.traffic.requests if traffic else 0,
+            requests=requests,
             throttled=traffic.traffic.throttled if traffic else 0,
             fraction=fraction,
             of_what=of_what,
             bookmark=self.bookmark_text(),
-            rate=self.pace(traffic.traffic.requests if traffic else 0),
+            rate=progress.recent_rate(),
             remaining=remaining,
+            quota_left=self.time_left_at_quota(
+                remaining, traffic.traffic.requests if traffic else 0
+            ),
         )
 
-    def pace(self, requests_sent: int) -> float:
-        """Records a second from now on. A read the quota holds back goes at the quota's
-        pace (records a request brought so far, times requests a minute): within a
-        minute it bursts and waits, so a recent pace says less. Any other read goes at
-        its recent pace."""
-        recent = self.progress.recent_rate()
-        operation = getattr(self, "operation", None)
-        if operation is None or not requests_sent:
-            return recent
-        _, per_minute = quota_of(self.settings, operation, self.static_params())
-        if not per_minute:
-            return recent
-        quota = self.progress.records / requests_sent * per_minute / 60
-        return quota if recent >= QUOTA_BOUND * quota else recent
+    def time_left_at_quota(self, remaining: float | None, requests_sent: int) -> float | None:
+        """For a read the quota holds back (its pace near the quota's): the least time the
+        endpoint's windows allow for the requests its remaining records need. A recent
+        pace says less of such a read: within each minute it bursts, then waits."""
+        endpoint = getattr(self, "endpoint", None)
+        if remaining is None or endpoint is None or not requests_sent:
+            return None
+        _, per_minute = quota_of(self.settings, self.operation, self.static_params())
+        per_request = self.progress.records / requests_sent
+        if not per_minute or not per_request:
+            return None
+        if self.progress.recent_rate() < QUOTA_BOUND * per_request * per_minute / 60:
+            return None
+        return endpoint.limiter.seconds_for(math.ceil(remaining / per_request))
 
     def bookmark_text(self) -> str | None:
         if not self.replication_key:

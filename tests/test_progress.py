@@ -106,14 +106,16 @@ def test_streams_that_finish_in_seconds_stay_quiet(
     ]
 
 
-def test_a_read_the_quota_holds_back_goes_at_the_quotas_pace(
+def test_a_read_the_quota_holds_back_has_the_time_its_windows_allow(
     tap: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = tap.streams["events"]
     events.progress.records = 200_000  # 200 a request over 1,000 requests
-    quota = 200 * 3_500 / 60  # the events quota: 3,500 requests a minute
+    quota = 200 * 3_500 / 60  # records a second at the events quota, 3,500 a minute
     monkeypatch.setattr(events.progress, "recent_rate", lambda: 0.8 * quota)
-    assert events.pace(1_000) == pytest.approx(quota)
-    # Far below the quota's pace: something else holds it back; its own pace counts.
+    # 1,400,000 records left: 7,000 requests, two minutes' worth of 3,500, each sent at
+    # 350 a second (ten seconds' burst windows, a little longer each than a second).
+    assert events.time_left_at_quota(1_400_000, 1_000) == pytest.approx(60.65 + 9 * 1.06)
+    # Far below the quota's pace: something else holds it back; no quota time.
     monkeypatch.setattr(events.progress, "recent_rate", lambda: 0.2 * quota)
-    assert events.pace(1_000) == pytest.approx(0.2 * quota)
+    assert events.time_left_at_quota(1_400_000, 1_000) is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,3 +126,19 @@ def test_one_limiter_per_account_and_endpoint() -> None:
     assert limiter_for(Settings(api_key="pk_two"), tags, {}) is not first
     metrics = spec.operation_for("GET", "/api/metrics")
     assert limiter_for(Settings(api_key="pk_one"), metrics, {}) is not first
+
+
+def test_the_least_time_for_more_requests_is_what_the_windows_allow() -> None:
+    now = [0.0]
+    limiter = RateLimiter(10, 100, clock=lambda: now[0], sleep=lambda seconds: None)
+    assert limiter.seconds_for(10) == 0  # a second's worth at once
+    assert limiter.seconds_for(11) == pytest.approx(window_seconds(1))
+    assert limiter.seconds_for(101) == pytest.approx(window_seconds(60))
+    for _ in range(100):  # a minute's worth sent just now: the next waits for the window
+        limiter.acquire()
+        limiter.release()
+    assert limiter.seconds_for(1) == pytest.approx(window_seconds(60))
+    now[0] += 30
+    assert limiter.seconds_for(1) == pytest.approx(window_seconds(60) - 30)
+    limiter.block_for(100)
+    assert limiter.seconds_for(1) == pytest.approx(100)

@@ -113,6 +113,29 @@ class RateLimiter:
                 window.answered(now)
             self._answers.notify_all()
 
+    def seconds_for(self, count: int) -> float:
+        """The least time from now until ``count`` more requests have been sent, were
+        each answered at once: what the windows (as they stand) allow."""
+        with self._answers:
+            now = self._clock()
+            start = max(now, self._blocked_until)
+            sent = [deque(w._answered, maxlen=w.limit) for w in self.windows]
+            for window, times in zip(self.windows, sent, strict=True):
+                times.extend([now] * window.in_flight)
+        last = start
+        for _ in range(count):
+            last = max(
+                [last]
+                + [
+                    times[0] + window.seconds
+                    for window, times in zip(self.windows, sent, strict=True)
+                    if len(times) == window.limit
+                ]
+            )
+            for times in sent:
+                times.append(last)
+        return last - now
+
     def block_for(self, seconds: float) -> None:
         """Hold every caller back, e.g. for a 429's ``Retry-After``."""
         with self._answers:
