@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 
 from klaviyo_sim import Fault
+from tap_klaviyo import spec
 from tap_klaviyo.client import KlaviyoStream
 from tap_klaviyo.errors import KlaviyoError
+from tap_klaviyo.read.estimate import SAMPLES
+from tap_klaviyo.read.slices import TASK_PAGES
 from tests.conftest import run_tap, run_tap_until_failure
 
 
@@ -17,11 +20,18 @@ from tests.conftest import run_tap, run_tap_until_failure
 def test_outage_then_resume_loses_nothing(
     bulk_sim: Any, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    # Enough events for several pages, so the outage lands mid-stream.
-    sim = bulk_sim(events=4500, profiles=300)
+    # The outage starts after the progress estimate's samples (read beside the stream,
+    # in any order with its pages) and two tasks' pages of the read itself, so records
+    # were written before it whichever request comes first; events enough that the read
+    # cannot be over by then.
+    served = SAMPLES + 2 * TASK_PAGES
+    page = spec.operation_for("GET", "/api/events").page_size_max
+    sim = bulk_sim(events=page * (served + 2), profiles=300)
     monkeypatch.setattr(KlaviyoStream, "STATE_MSG_FREQUENCY", 100)
     config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": workers}
-    outage = sim.faults.add(Fault(path_pattern=r"^/api/events$", status=503, after=3, times=None))
+    outage = sim.faults.add(
+        Fault(path_pattern=r"^/api/events$", status=503, after=served, times=None)
+    )
     cut, error = run_tap_until_failure(config, streams=["events"])
     assert isinstance(error, KlaviyoError)
     assert 0 < len(cut.ids("events")) < sim.data.count("event")
