@@ -24,6 +24,16 @@ from tap_klaviyo.transport.ratelimit import LIMITERS
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that needs the real PostgreSQL is end-to-end, whether or not its module says
+    # so, and under xdist all of them run on one worker: they share one `meltano install`
+    # and one database server per worker, which are minutes to build.
+    for item in items:
+        if "postgres" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
 @dataclass
 class TapRun:
     """What one tap run wrote to stdout, parsed."""

@@ -130,15 +130,22 @@ def test_one_limiter_per_account_and_endpoint() -> None:
 
 def test_the_least_time_for_more_requests_is_what_the_windows_allow() -> None:
     now = [0.0]
-    limiter = RateLimiter(10, 100, clock=lambda: now[0], sleep=lambda seconds: None)
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(10, 100, clock=lambda: now[0], sleep=sleep)
     assert limiter.seconds_for(10) == 0  # a second's worth at once
     assert limiter.seconds_for(11) == pytest.approx(window_seconds(1))
     assert limiter.seconds_for(101) == pytest.approx(window_seconds(60))
-    for _ in range(100):  # a minute's worth sent just now: the next waits for the window
+    for _ in range(100):  # a minute's worth, ten a second: the next waits for the minute
         limiter.acquire()
         limiter.release()
-    assert limiter.seconds_for(1) == pytest.approx(window_seconds(60))
-    now[0] += 30
+    assert now[0] == pytest.approx(9 * window_seconds(1))
+    assert limiter.seconds_for(1) == pytest.approx(window_seconds(60) - now[0])
+    now[0] = 30
     assert limiter.seconds_for(1) == pytest.approx(window_seconds(60) - 30)
+    # Then ten a second again, as the first second's requests leave the minute.
+    assert limiter.seconds_for(11) == pytest.approx(window_seconds(60) - 30 + window_seconds(1))
     limiter.block_for(100)
     assert limiter.seconds_for(1) == pytest.approx(100)
