@@ -130,6 +130,30 @@ def test_workers_are_daemon_threads_that_leave_when_the_run_stops() -> None:
     assert named("stoppable") == []
 
 
+def test_tasks_submitted_while_a_worker_is_idle_all_run_at_once() -> None:
+    # A time slice's task hands its followers over in one batch while other workers
+    # sit idle: every one of them must get a thread of its own, up to the count.
+    workers = Workers(8, "batch")
+    warm = threading.Event()
+    workers.submit(0, warm.set)
+    assert warm.wait(2)
+    time.sleep(0.05)  # the first worker is idle now
+    together = threading.Barrier(8, timeout=5)
+    met: list[int] = []
+
+    def task(n: int) -> None:
+        together.wait()
+        met.append(n)
+
+    for n in range(8):
+        workers.submit(n, lambda n=n: task(n))
+    deadline = time.monotonic() + 6
+    while len(met) < 8 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers.close()
+    assert sorted(met) == list(range(8)), "fewer than 8 tasks ran at the same time"
+
+
 def test_an_idle_worker_leaves_and_another_starts_when_needed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -65,7 +65,9 @@ class Workers:
             if self.closed:
                 return
             heapq.heappush(self._tasks, (priority, next(self._order), task))
-            if self._idle == 0 and len(self._threads) < self._count:
+            # Idle workers take queued tasks only once they wake, so a batch submitted
+            # while one is idle needs a thread for every task beyond the idle ones.
+            if len(self._tasks) > self._idle and len(self._threads) < self._count:
                 thread = threading.Thread(
                     target=self._work, name=f"{self._name}_{next(self._numbers)}", daemon=True
                 )
