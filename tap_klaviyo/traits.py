@@ -51,6 +51,9 @@ class CarriesAccount:
 
 # A read going at this share of its quota's pace or more is held back by the quota.
 QUOTA_BOUND = 0.5
+# The estimate's sample requests wait this long: a read that ends sooner shows no
+# progress line, and its first seconds (when its time slices fan out) stay its own.
+SAMPLE_AFTER_SECONDS = 10.0
 
 
 class Sampling(threading.Thread):
@@ -111,6 +114,8 @@ class Watched:
             return keys, next_link(response) is not None
 
         def run() -> None:
+            if sampling.over.wait(SAMPLE_AFTER_SECONDS):
+                return  # over before its first progress line: no estimate needed
             try:
                 self.progress.estimate = estimate(first_page, start, end)
             except (Exception, RunStopped) as exc:  # the read itself says what went wrong
