@@ -24,14 +24,15 @@ from tap_klaviyo.transport.ratelimit import LIMITERS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     # A test that needs the real PostgreSQL is end-to-end, whether or not its module says
-    # so, and under xdist all of them run on one worker: they share one `meltano install`
-    # and one database server per worker, which are minutes to build.
-    for item in items:
-        if "postgres" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.xdist_group("e2e"))
+    # so, and under xdist all of them run on one worker: they run Meltano in the one
+    # project of the checkout (its .meltano/run files are per project, so two at once
+    # garble each other's catalog). Marked as collected, before xdist's
+    # pytest_collection_modifyitems reads the groups.
+    if "postgres" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.e2e)
+        item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 @dataclass
