@@ -287,7 +287,8 @@ def main() -> None:
         "--shape-profiles",
         type=int,
         default=250_000,
-        help="profiles per data shape: enough for over three minutes at the quota ceiling",
+        help="profiles per data shape: enough for over three minutes at the quota ceiling "
+        "(0: no shapes)",
     )
     parser.add_argument("--shapes-only", action="store_true")
     args = parser.parse_args()
@@ -370,7 +371,8 @@ def main() -> None:
         if extra > 0:
             print(f"  CPU per further event:        {extra_cpu / extra:.1f} us (start-up excluded)")
     print()
-    shapes(args.events, args.shape_profiles, args.latency)
+    if args.shape_profiles:
+        shapes(args.events, args.shape_profiles, args.latency)
 
 
 if __name__ == "__main__":
