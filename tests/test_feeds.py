@@ -210,15 +210,43 @@ def test_a_schedule_hands_tasks_back_by_position_with_few_submitted() -> None:
     schedule.add([(5, "e"), (1, "a"), (3, "c")])
     assert settled(2) == ["a", "c"]  # the earliest two; "e" waits for room
     assert schedule.next() == "a"
-    schedule.add([(2, "b")])  # before "c", but no room yet
+    schedule.add([(4, "d")])  # after "c", the latest submitted: it waits for room
     assert settled(2) == ["a", "c"]
-    schedule.done()  # done with "a": the earliest waiting starts
+    schedule.add([(2, "b")])  # before "c": the reader needs it first, so it starts now
+    assert settled(3) == ["a", "b", "c"]
+    schedule.done()  # done with "a": "b" and "c" fill the limit, so "d" waits
     assert settled(3) == ["a", "b", "c"]
     assert schedule.next() == "b"
+    schedule.done()
+    assert settled(4) == ["a", "b", "c", "d"]
     assert schedule.next() == "c"  # the one the reader waits for is already submitted
+    assert schedule.next() == "d"
     assert schedule.next() == "e"  # over the limit, submitted because the reader waits
-    assert settled(4) == ["a", "b", "c", "e"]
+    assert settled(5) == ["a", "b", "c", "d", "e"]
     assert schedule.next() is None
+    workers.close()
+
+
+def test_tasks_before_the_latest_submitted_start_up_to_twice_the_limit() -> None:
+    started: list[int] = []
+    release = threading.Event()
+    lock = threading.Lock()
+
+    def run(task: int) -> None:
+        with lock:
+            started.append(task)
+        release.wait(5)
+
+    workers = Workers(8, "twice")
+    schedule: Schedule[int] = Schedule(workers, limit=2, run=run)
+    schedule.add([(100, 100), (200, 200)])
+    schedule.add([(n, n) for n in range(1, 6)])  # all before 200; room for two more
+    deadline = time.monotonic() + 2
+    while len(started) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert sorted(started) == [1, 2, 100, 200]
+    release.set()
     workers.close()
 
 

@@ -104,8 +104,12 @@ class Schedule(Generic[T]):
     """Tasks the reader takes back in the order of their positions, run by the workers
     earliest first, so the one the reader waits for runs first. At most ``limit`` are
     submitted and not yet done with (and always the one the reader waits for): memory
-    stays bounded whatever finishes first. A task's results must reach the reader
-    through something of its own (a feed)."""
+    stays bounded whatever finishes first. A task added before one already submitted
+    starts at once as long as fewer than twice ``limit`` are open: the reader needs it
+    sooner than those, which may have used up the limit already (a slice split into
+    pieces while the later slices were done and waiting would otherwise be read one
+    piece at a time). A task's results must reach the reader through something of its
+    own (a feed)."""
 
     def __init__(self, workers: Workers, limit: int, run: Callable[[T], None]) -> None:
         self._workers = workers
@@ -117,6 +121,7 @@ class Schedule(Generic[T]):
         self._sent: set[int] = set()
         self._open = 0
         self._order = itertools.count()
+        self._latest: tuple[Any, int] | None = None  # the latest (position, number) sent
 
     def add(self, tasks: Iterable[tuple[Any, T]]) -> None:
         """Tasks at their positions (from any thread)."""
@@ -125,14 +130,22 @@ class Schedule(Generic[T]):
                 entry = (position, next(self._order), task)
                 heapq.heappush(self._untaken, entry)
                 heapq.heappush(self._unsent, entry)
-            while self._unsent and self._open < self._limit:
+            while self._unsent and (
+                self._open < self._limit
+                or (self._open < 2 * self._limit and self._before_latest(self._unsent[0]))
+            ):
                 self._send(heapq.heappop(self._unsent))
+
+    def _before_latest(self, entry: tuple[Any, int, T]) -> bool:
+        return self._latest is not None and entry[:2] < self._latest
 
     def _send(self, entry: tuple[Any, int, T]) -> None:
         position, number, task = entry
         if number not in self._sent:
             self._sent.add(number)
             self._open += 1
+            if self._latest is None or (position, number) > self._latest:
+                self._latest = (position, number)
             self._workers.submit(position, lambda: self._run(task))
 
     def next(self) -> T | None:
