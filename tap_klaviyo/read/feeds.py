@@ -73,8 +73,8 @@ class Workers:
                 )
                 self._threads.append(thread)
                 thread.start()
-            else:
-                self._cond.notify()
+            # An idle worker takes a task as well, now rather than at its next look.
+            self._cond.notify()
 
     def _work(self) -> None:
         while True:
