@@ -208,7 +208,9 @@ class ShapedRows:
             return
         keep_related = bool(self.includes and self.child_key)
         for resource in resources:
-            if keep_related:
+            # A resource whose id is not a string is no parent (related_ids keeps string
+            # ids only); its record fails the schema's check with a line that says so.
+            if keep_related and isinstance(resource.id, str):
                 self.related[resource.id] = related_ids(resource, self.includes)
             record = flatten_resource(resource, id_field)
             if derive:
