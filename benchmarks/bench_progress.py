@@ -35,11 +35,6 @@ from klaviyo_sim import KlaviyoSimulator, SimData  # noqa: E402
 
 LEFT = re.compile(r"Progress: events: .*about (?P<n>[\d.]+) (?P<unit>s|min|h) left")
 UNITS = {"s": 1, "min": 60, "h": 3600}
-# Sent as the tap's program: the progress interval is a module constant.
-PROGRAM = (
-    "import sys, tap_klaviyo.progress as p; p.PROGRESS_SECONDS = float(sys.argv.pop(1)); "
-    "from tap_klaviyo.tap import TapKlaviyo; TapKlaviyo.cli()"
-)
 
 
 def catalog(config_path: Path) -> Path:
@@ -59,11 +54,11 @@ def catalog(config_path: Path) -> Path:
 
 
 def run(sim: KlaviyoSimulator, every: float, share: float, tmp: Path) -> dict[str, Any]:
-    config = {"api_key": sim.api_key, "api_url": sim.url}
+    config = {"api_key": sim.api_key, "api_url": sim.url, "progress_seconds": every}
     config["max_requests_per_minute_share"] = share
     config_path = tmp / "config.json"
     config_path.write_text(json.dumps(config))
-    command = [sys.executable, "-c", PROGRAM, str(every), "--config", str(config_path)]
+    command = [sys.executable, "-m", "tap_klaviyo.tap", "--config", str(config_path)]
     command += ["--catalog", str(catalog(config_path))]
     started = time.monotonic()
     lines: list[tuple[float, float]] = []  # (seconds into the run, time left it said)

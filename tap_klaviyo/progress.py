@@ -1,5 +1,5 @@
 """Runs you can watch: a progress line per running stream at most every
-``PROGRESS_SECONDS``, and one summary line per stream when the run ends.
+`progress_seconds`, and one summary line per stream when the run ends.
 
 A first backfill runs for hours; the SDK's own metrics say how many records a
 context gave once it is done, which for events is the end of the run. Here each
@@ -30,9 +30,6 @@ from singer_sdk import metrics
 from tap_klaviyo.dates import duration, parse_datetime
 from tap_klaviyo.read.estimate import Estimate
 
-# At most one progress line per stream this often, and none for a stream younger
-# than this: streams that finish in seconds stay quiet.
-PROGRESS_SECONDS = 30.0
 # The pace a stream's time left is reckoned at: its records a second over this long,
 # a whole window of Klaviyo's steady quota.
 RATE_WINDOW = 60.0
@@ -177,28 +174,31 @@ def time_fraction(
 
 
 class ProgressLog:
-    """Logs each running stream's reading every ``every`` seconds, on a daemon thread,
-    until ``close``; ``summary`` gives the end-of-run lines."""
+    """Logs each running stream's reading every ``every`` seconds (none if 0), on a
+    daemon thread, until ``close``; ``summary`` gives the end-of-run lines. A stream
+    younger than ``every`` stays quiet, so streams that finish in seconds do."""
 
     def __init__(
         self,
         streams: Iterable[Any],
         logger: logging.Logger,
-        every: float | None = None,
+        every: float,
     ) -> None:
         self.streams = list(streams)
         self.logger = logger
-        self.every = PROGRESS_SECONDS if every is None else every
+        self.every = every
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
 
     def __enter__(self) -> ProgressLog:
-        self._thread.start()
+        if self.every > 0:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._closed.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._closed.wait(self.every):

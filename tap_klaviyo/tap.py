@@ -209,7 +209,8 @@ class TapKlaviyo(SdkTapHooks, Tap):
             roots.sort(key=start_order)
         log_plan(self.logger, [s for s in self.streams.values() if s.selected], workers)
         self.syncing = True
-        progress = ProgressLog([s for s in self.streams.values() if s.selected], self.logger)
+        selected = [s for s in self.streams.values() if s.selected]
+        progress = ProgressLog(selected, self.logger, float(self.settings.progress_seconds))
         try:
             with progress:
                 runner = StreamRunner(roots, workers, self.stop, self.logger, finished=ended)

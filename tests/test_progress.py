@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-import tap_klaviyo.progress
 from tap_klaviyo.progress import Reading, StreamProgress, time_fraction
 from tests.conftest import run_tap
 
@@ -59,15 +58,15 @@ def test_the_recent_pace_forgets_the_first_minutes_burst() -> None:
 
 
 def test_progress_lines_and_the_summary_say_what_the_run_did(
-    bulk_sim: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    bulk_sim: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     from klaviyo_sim import Fault
 
-    monkeypatch.setattr(tap_klaviyo.progress, "PROGRESS_SECONDS", 0.3)
     sim = bulk_sim(events=12_000, profiles=1_000)
     sim.latency = 0.05
     sim.faults.add(Fault(r"^/api/events$", status=429, retry_after=1, after=5, times=2))
     config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 2}
+    config["progress_seconds"] = 0.3
     with caplog.at_level(logging.INFO, logger="tap-klaviyo"):
         run = run_tap(config, streams=["events", "profiles"])
     lines = [r.getMessage() for r in caplog.records]
@@ -104,6 +103,20 @@ def test_streams_that_finish_in_seconds_stay_quiet(
         "lists",
         "tags",
     ]
+
+
+def test_progress_seconds_0_turns_the_lines_off_and_keeps_the_summary(
+    bulk_sim: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = bulk_sim(events=3_000, profiles=0)
+    sim.latency = 0.05
+    config = {"api_key": sim.api_key, "api_url": sim.url, "max_workers": 2}
+    config["progress_seconds"] = 0
+    with caplog.at_level(logging.INFO, logger="tap-klaviyo"):
+        run_tap(config, streams=["events"])
+    lines = [r.getMessage() for r in caplog.records]
+    assert not [line for line in lines if line.startswith("Progress:")]
+    assert [m["stream"] for line in lines if (m := SUMMARY.match(line))] == ["events"]
 
 
 def test_a_read_the_quota_holds_back_has_the_time_its_windows_allow(

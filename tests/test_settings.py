@@ -81,6 +81,8 @@ def test_an_empty_value_where_empty_means_nothing_takes_the_default(name: str, e
     [
         # 0 renders pages in the tap's own process.
         ("render_processes", 0, 0),
+        # 0 turns the progress lines off.
+        ("progress_seconds", 0, 0),
         ("events_lookback_window_days", 0, 0),
         ("reporting_lookback_days", 0, 0),
         ("parallel_streams", 0, 0),
@@ -174,6 +176,10 @@ def test_the_events_look_back_default_is_the_settings_default(tap: TapKlaviyo) -
             {"api_key": "pk", "render_processes": -1},
             "Setting `render_processes` must be a whole number, 0 or more, got -1.",
         ),
+        (
+            {"api_key": "pk", "progress_seconds": "-5"},
+            "Setting `progress_seconds` must be 0 or more, got '-5'.",
+        ),
     ],
 )
 def test_check_general_names_the_setting(config: dict[str, Any], message: str) -> None:
@@ -191,6 +197,7 @@ def test_check_general_accepts_good_settings() -> None:
             "revision": "2024-10-15.pre",
             "api_url": "http://127.0.0.1:9000",
             "render_processes": 0,
+            "progress_seconds": 0,
         }
     )
     check_general({"api_key": "pk", "start_date": "", "revision": "", "api_url": ""})

@@ -81,6 +81,8 @@ class Settings:
     # None: the CPU count, at most 4 (tap_klaviyo.write.render.default_processes).
     render_processes: int | None = None
     parallel_streams: int = 4
+    # A progress line per running stream this often; 0 turns them off (the summary stays).
+    progress_seconds: float = 30
     emit_activate_version_messages: bool = False
     max_retry_after_seconds: int = 600
     events_lookback_window_days: float = 7

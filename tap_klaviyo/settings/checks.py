@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from typing import Any
@@ -53,6 +54,13 @@ def check_general(config: dict[str, Any]) -> None:
         raise SettingsError(
             f"Setting `render_processes` must be a whole number, 0 or more, got {processes!r}."
         )
+    every = config.get("progress_seconds")
+    seconds = 0.0
+    # Text that is no number is check_numbers' to name.
+    with contextlib.suppress(TypeError, ValueError):
+        seconds = float(every)
+    if seconds < 0:
+        raise SettingsError(f"Setting `progress_seconds` must be 0 or more, got {every!r}.")
 
 
 def check_stream_starts(config: dict[str, Any], streams: set[str]) -> None:

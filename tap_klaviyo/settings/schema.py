@@ -121,6 +121,16 @@ def config_schema() -> dict[str, Any]:
             "same time. Klaviyo's quotas are per endpoint, so they do not compete.",
         ),
         th.Property(
+            "progress_seconds",
+            NUMBER,
+            default=_default("progress_seconds"),
+            title="Progress line interval (seconds)",
+            description="While a stream runs, a log line this often says its records, "
+            "records a second, how much of its range is done and the time left; streams "
+            "that finish sooner stay quiet. 0 turns the lines off (the end-of-run summary "
+            "stays).",
+        ),
+        th.Property(
             "emit_activate_version_messages",
             th.BooleanType,
             default=_default("emit_activate_version_messages"),

@@ -173,3 +173,27 @@ def test_meltano_selects_the_tap_defaults(meltano, tmp_path):
         f"selected by meltano.yml only: {sorted(chosen - defaults)}; "
         f"selected by default in the tap only: {sorted(defaults - chosen)}"
     )
+
+
+def test_the_simulator_environment_shows_progress_while_it_runs(meltano, session_sim, schema):
+    """scripts/run reads the simulator in the Meltano environment `simulator`, whose account
+    loads in seconds: its `progress_seconds` makes the progress lines show there too."""
+    from tests.e2e.conftest import sim_env
+
+    env = sim_env(session_sim, schema, select=["metrics", "metric_properties"])
+    result = meltano(
+        "--environment",
+        "simulator",
+        "run",
+        f"--state-id-suffix={schema}",
+        "tap-klaviyo",
+        "target-postgres",
+        env=env,
+    )
+    # metric_properties: a request per metric at 15 a minute (3 at once), several seconds.
+    progress = [
+        line for line in result.stderr.splitlines() if "Progress: metric_properties:" in line
+    ]
+    assert progress, result.stderr[-3000:]
+    properties = session_sim.data.count("metric-property")
+    assert f"Summary: metric_properties: {properties} records" in result.stderr
