@@ -42,34 +42,98 @@ class Derived:
         return {"type": [self.kind, "null"]}
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A derived column read from ``root`` (a nested object of the record, or the record
+    itself when None), its paths relative to it."""
+
+    column: str
+    root: str | None
+    paths: tuple[Path, ...]
+    when: Path | None
+    unless: Path | None
+    via: str | None
+    kind: str
+
+
+def _compile(derived: Derived) -> _Compiled:
+    roots = {path[0] for path in derived.paths}
+    root = roots.pop() if len(roots) == 1 and min(map(len, derived.paths)) > 1 else None
+
+    def inside(path: Path | None) -> Path | None:
+        # A condition outside the root is read from the record: marked with a leading "".
+        if path is None or root is None:
+            return path
+        return path[1:] if path[0] == root else ("", *path)
+
+    paths = derived.paths if root is None else tuple(path[1:] for path in derived.paths)
+    return _Compiled(
+        derived.column,
+        root,
+        paths,
+        inside(derived.when),
+        inside(derived.unless),
+        derived.via,
+        derived.kind,
+    )
+
+
 class Deriver:
-    """Adds a stream's derived columns to each record, in place."""
+    """Adds a stream's derived columns to each record, in place.
+
+    Most events are caused by nothing: their properties hold none of the keys the
+    columns read. The columns whose paths all start in one nested object are grouped
+    by it, and when it holds none of the keys their paths take next, each of them is
+    null for the cost of one set test."""
 
     def __init__(self, columns: tuple[Derived, ...], maps: Mapping[str, Mapping]) -> None:
         self.columns = columns
         self.maps = maps
+        groups: dict[str | None, list[_Compiled]] = {}
+        for derived in columns:
+            compiled = _compile(derived)
+            groups.setdefault(compiled.root, []).append(compiled)
+        self._groups = [
+            (root, frozenset(path[0] for c in group for path in c.paths), tuple(group))
+            for root, group in groups.items()
+        ]
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        for derived in self.columns:
-            value = None
-            if derived.when is not None and value_at(record, derived.when) in (None, ""):
-                record.setdefault(derived.column, None)
-                continue
-            if derived.unless is not None and value_at(record, derived.unless) not in (None, ""):
-                record.setdefault(derived.column, None)
-                continue
-            for path in derived.paths:
-                value = value_at(record, path)
-                if value not in (None, ""):
-                    break
-            if derived.via is not None and value is not None:
-                value = self.maps.get(derived.via, {}).get(value) if type(value) is str else None
-            if value in ("", None):
-                value = None
-            elif derived.kind == "string" and not isinstance(value, str):
-                value = str(value)
-            record.setdefault(derived.column, value)
+        for root, keys, group in self._groups:
+            if root is None:
+                node: Any = record
+            else:
+                node = record.get(root)
+                if type(node) is not dict or node.keys().isdisjoint(keys):
+                    for compiled in group:
+                        record.setdefault(compiled.column, None)
+                    continue
+            for compiled in group:
+                record.setdefault(compiled.column, self._value(record, node, compiled))
         return record
+
+    def _value(self, record: dict[str, Any], node: dict[str, Any], column: _Compiled) -> Any:
+        if column.when is not None and self._at(record, node, column.when) in (None, ""):
+            return None
+        if column.unless is not None and self._at(record, node, column.unless) not in (None, ""):
+            return None
+        value = None
+        for path in column.paths:
+            value = node.get(path[0]) if len(path) == 1 else value_at(node, path)
+            if value not in (None, ""):
+                break
+        if column.via is not None and value is not None:
+            value = self.maps.get(column.via, {}).get(value) if type(value) is str else None
+        if value in ("", None):
+            return None
+        if column.kind == "string" and not isinstance(value, str):
+            return str(value)
+        return value
+
+    @staticmethod
+    def _at(record: dict[str, Any], node: dict[str, Any], path: Path) -> Any:
+        # A path spelled from the record's top starts with "" (see _compile).
+        return value_at(record, path[1:]) if path[0] == "" else value_at(node, path)
 
 
 @dataclass(frozen=True)
