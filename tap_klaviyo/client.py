@@ -171,6 +171,7 @@ class KlaviyoStream(
             widenings=self.evolving.drain,
             bookmark_key=self.replication_key if incremental else None,
             clock=self.run_tap.message_writer.clock,
+            cut_key=self.query.column,
         )
 
     # ---- the SDK's public hooks ---------------------------------------------------

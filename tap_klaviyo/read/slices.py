@@ -1,15 +1,17 @@
 """Time slices: a run's range of the replication key cut into pieces read in parallel,
-each piece cut again where its own pages show it holds more than a few pages.
+each piece cut again as soon as its own pages show it holds more than a few pages.
 
-No density is trusted up front. The whole range [start, end) is the first piece. A
-task on a worker reads at most ``TASK_PAGES`` pages of one piece; a piece that has
-more pages after them ends where its last page read begins, and the rest of its range
-is cut into slices sized from the density its pages showed (each slice splits again
-if it is denser than that), planned only twice as far ahead as records are known to
-run without a gap; the rest is one piece. A single second holding more records than a
-task reads (a bulk import) is read on its own, a task's pages at a time through the
-query's cursor, while everything after it goes on in parallel. An empty stretch costs
-a request or two: the first page of the piece after it says where records resume.
+No density is trusted up front. The whole range [start, end) is the first piece. When a
+piece's first page shows the piece holds more than a task reads, the piece keeps about
+SLICE_PAGES pages' worth and the rest of its range is cut at once into slices sized from
+that page's density, read in parallel while the task reads on. They are planned for
+only HORIZON times as many pages as were seen at that density (a quiet stretch before a
+jump in density counts for nothing); the rest is one piece, read (and split) in turn. A
+task reads at most ``TASK_PAGES`` pages of its piece and cuts what is left of it the same
+way. A single second holding more than a page (a bulk import) is read on its own, a
+task's pages at a time through the query's cursor, while everything after it goes on in
+parallel. An empty stretch costs a request or two: the first page of the piece after it
+says where records resume.
 
 Pieces never overlap and are handed to the reader in key order, so records come out
 in key order and the bookmark only ever covers pages already written; a page goes to
@@ -23,7 +25,6 @@ page holds a key below the smallest key of a page before it.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -32,12 +33,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import msgspec
 import requests
 
 from tap_klaviyo.dates import parse_datetime, whole_second
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.read.feeds import Feed, Schedule, Workers, in_order
+from tap_klaviyo.read.keys import read_keys
 from tap_klaviyo.stopping import NEVER, Stop
 from tap_klaviyo.transport.jsonapi import next_link
 
@@ -45,12 +46,15 @@ from tap_klaviyo.transport.jsonapi import next_link
 # enough that the last, part-full page of a slice is rare.
 SLICE_PAGES = 3
 # Pages one task reads of its piece: a slice sized for SLICE_PAGES pages usually
-# finishes in one task, and a task's pages always fit in its piece's feed.
+# finishes in one task, and a task's pages (one more after a split ahead) always fit
+# in its piece's feed.
 TASK_PAGES = SLICE_PAGES + 1
 SECOND = timedelta(seconds=1)
-# Slices are planned this many times as far ahead as records are known to run
-# without a gap; the rest of a piece's range is one piece, read (and split) in turn.
+# Slices are planned for this many times as many pages as were seen at the density
+# they are sized for; the rest of a piece's range is one piece, read (and split) in turn.
 HORIZON = 2
+# Pages whose densities differ less than this many times count as one stretch.
+STEADY = 4
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 _LONGEST = 10**6 * 86_400.0  # seconds: far longer than any run, far from overflowing
 
@@ -69,8 +73,9 @@ class Piece:
     high: datetime
     cut: datetime
     seq: int = 0  # 0 for a query's first piece, n for its n-th continuation
-    # How far back from ``low`` records are known to run without a gap.
-    known: timedelta = timedelta(0)
+    # How many pages of records just before ``low`` were seen (or planned) at about the
+    # density this piece was sized for.
+    known: int = 0
     link: str | None = None
     # Read on through the cursor, never split: one second too big for a task.
     continued: bool = False
@@ -113,48 +118,22 @@ def slice_size(
     return timedelta(seconds=min(target_records * seconds / records, _LONGEST))
 
 
-class _Links(msgspec.Struct, gc=False):
-    next: str | None = None
+def _steady_pages(keyed: list[list[datetime]]) -> int:
+    """How many of the pages, counted back from the last, have about its density
+    (records a second over the page's reach): density seen before a jump (a quiet year
+    before growth, a gap before a burst) says nothing of what follows."""
 
+    def density(keys: list[datetime]) -> float:
+        reach = (max(keys) - min(keys)).total_seconds()
+        return len(keys) / max(reach, 1.0)
 
-@functools.cache
-def _page_decoder(key: str, typed: bool) -> msgspec.json.Decoder:
-    """Reads a page's ``links.next`` and each resource's ``key`` (in its attributes,
-    where a JSON:API record keeps it, or beside them in an already flat record),
-    skipping the rest; ``typed`` reads the keys as date-times (fast, strict)."""
-    value = (datetime | None if typed else Any) | msgspec.UnsetType
-    attributes = msgspec.defstruct(
-        "KeyAttributes", [("value", value, msgspec.UNSET)], rename={"value": key}, gc=False
-    )
-    resource = msgspec.defstruct(
-        "KeyResource",
-        [("attributes", attributes | None, None), ("value", value, msgspec.UNSET)],
-        rename={"value": key},
-        gc=False,
-    )
-    page = msgspec.defstruct(
-        "KeyPage",
-        [("data", list[resource] | None, None), ("links", _Links | None, None)],
-        gc=False,
-    )
-    return msgspec.json.Decoder(page)
-
-
-def _key_of(resource: Any) -> Any:
-    attributes = resource.attributes
-    if attributes is not None and attributes.value is not msgspec.UNSET:
-        return attributes.value
-    return None if resource.value is msgspec.UNSET else resource.value
-
-
-def _read_page(key: str, typed: bool, content: bytes) -> tuple[list[Any], str | None] | None:
-    try:
-        page = _page_decoder(key, typed).decode(content)
-    except msgspec.DecodeError:  # ValidationError included
-        return None
-    if page.data is None:
-        return None
-    return [_key_of(r) for r in page.data], (page.links.next if page.links else None) or None
+    last = density(keyed[-1])
+    count = 1
+    for keys in reversed(keyed[:-1]):
+        if not last / STEADY <= density(keys) <= last * STEADY:
+            break
+        count += 1
+    return count
 
 
 class _Closed(Exception):
@@ -176,7 +155,8 @@ class SliceReader:
         # The page a response's ``links.next`` leads to.
         follow: Callable[[str], requests.Response],
         decode: Callable[[requests.Response, datetime | None, datetime | None], Page],
-        render: Callable[[requests.Response, datetime, datetime], Future[Any]] | None = None,
+        # A page rendered elsewhere: (response, low, high, cut or None).
+        render: Callable[..., Future[Any]] | None = None,
         render_ahead: int = 0,
         stop: Stop = NEVER,
         # Told of each piece once its task knows where the piece ends (tests, logs).
@@ -215,14 +195,15 @@ class SliceReader:
         self, item: tuple[requests.Response, datetime | None, datetime, datetime | None]
     ) -> Any:
         response, low, high, cut = item
+        if self.render is not None:
+            # Rendered in a worker process, a few pages ahead of the one being written;
+            # records from the cut on are dropped there.
+            return self.render(response, low, high, cut)  # type: ignore[arg-type]
         if cut is not None:
             # Records from the cut on belong to later pieces: this page is decoded here.
             key = self.key
             records = self.decode(response, low, cut)
             return [r for r in records if self._moment(r.get(key), [r.get(key)], 0) < cut]
-        if self.render is not None:
-            # Rendered in a worker process, a few pages ahead of the one being written.
-            return self.render(response, low, high)  # type: ignore[arg-type]
         return self.decode(response, low, high)
 
     # ---- on the workers ----------------------------------------------------------
@@ -231,13 +212,13 @@ class SliceReader:
         """The page's keys as date-times (any other value stops the stream), and where
         the next page is: both from one pass over the body."""
         content = response.content
-        read = _read_page(self.key, True, content)
+        read = read_keys(self.key, True, content)
         if read is not None and all(isinstance(key, datetime) for key in read[0]):
             keys, link = read
             return [k if k.tzinfo else k.replace(tzinfo=timezone.utc) for k in keys], link
         # A key that is not a date-time, or a body not shaped as expected: read again,
         # the slow way, to name what is wrong (or to accept what parse_datetime does).
-        read = _read_page(self.key, False, content)
+        read = read_keys(self.key, False, content)
         if read is None:
             # Not the page of resources expected: decoding it names what is wrong.
             values = [r.get(self.key) for r in self.decode(response, None, None)]
@@ -269,7 +250,7 @@ class _SliceRun:
 
     def add(self, pieces: list[Piece]) -> None:
         for piece in pieces:
-            piece.feed = Feed(TASK_PAGES + 1, self.stop)
+            piece.feed = Feed(TASK_PAGES + 2, self.stop)
         self.schedule.add((piece.position, piece) for piece in pieces)
 
     def close(self) -> None:
@@ -316,14 +297,16 @@ class _SliceRun:
         piece.feed.put((response, piece.low, piece.high, cut if needs_cut else None))  # type: ignore[union-attr]
 
     def _fetch(self, piece: Piece) -> tuple[list[Fetched], list[Fetched], str | None]:
-        """Up to TASK_PAGES pages of the piece: all of them, those not handed over yet
-        (their cut is known once the task is over), and the next page's link if the
-        piece has more."""
+        """Up to TASK_PAGES pages of the piece (one more once its first page split it:
+        the page that reaches its new cut and the one that shows it is past it): all of
+        them, those not handed over yet (their cut is known once the task is over), and
+        the next page's link if the piece has more."""
         reader = self.reader
         fetched: list[Fetched] = []
         held: list[Fetched] = []
         link = piece.link
-        for _ in range(TASK_PAGES):
+        budget = TASK_PAGES
+        while len(fetched) < budget:
             self._check()
             if link is None:
                 response = reader.first_response(piece.low, piece.high)
@@ -351,7 +334,70 @@ class _SliceRun:
                     f"Stream '{reader.stream}': Klaviyo sent the same next page twice ({link})."
                 )
             piece.seen.add(link)
+            if len(fetched) == 1 and not piece.continued:
+                ahead = self._ahead(piece, keys)
+                if ahead:
+                    self.add(ahead)
+                    budget = TASK_PAGES + 1
         return fetched, held, link
+
+    def _ahead(self, piece: Piece, keys: list[datetime]) -> list[Piece]:
+        """After a piece's first page: when the page shows the piece holds more than a
+        task reads, the piece keeps about what SLICE_PAGES pages like it reach and the rest
+        of its range goes to new slices now, read in parallel while this task reads on.
+        Waiting for the task's last page would leave the workers idle meanwhile."""
+        if not keys:
+            return []
+        first, last = whole_second(min(keys)), whole_second(max(keys))
+        if last == first:
+            # A whole page in one second, a bulk import's maybe: the piece becomes that
+            # second, read on through the cursor, and the rest of its range a new slice,
+            # read meanwhile.
+            if first + SECOND >= piece.cut:
+                return []
+            rest = Piece(low=first + SECOND, high=piece.cut, cut=piece.cut)
+            piece.cut = first + SECOND
+            return [rest]
+        reach = last - first
+        # Mid-page: the page that reaches the cut is read half for this piece, half for
+        # the next, instead of wholly for nothing when it starts at the cut.
+        keep = whole_second(last + SECOND + (SLICE_PAGES - 0.5) * reach)
+        if keep + 2 * reach >= piece.cut:
+            return []  # close to the cut already
+        return self._plan(piece, [keys], first, last + SECOND, keep)
+
+    def _plan(
+        self,
+        piece: Piece,
+        keyed: list[list[datetime]],
+        floor: datetime,
+        edge: datetime,
+        boundary: datetime,
+    ) -> list[Piece]:
+        """The piece's range from ``boundary`` to its cut (which becomes the boundary) as
+        slices sized from the density its pages showed in [floor, edge), planned for
+        HORIZON times the pages seen at that density: an empty stretch after them costs
+        a request or two, and a long dense one is planned ever further ahead."""
+        steady = _steady_pages(keyed)
+        start = max(floor, whole_second(min(keyed[-steady])))
+        if start >= edge:  # the steady pages all lie in the edge's second
+            steady, start = len(keyed), floor
+        size = max(SECOND, slice_size(keyed[-steady:], start, edge, self.reader.target_records))
+        # What the pieces before this one saw counts when this piece's pages go on at
+        # their density, from where the piece starts.
+        lead = floor - (floor if piece.low is None else whole_second(piece.low))
+        inherits = steady == len(keyed) and lead <= edge - floor
+        known = steady + (piece.known if inherits else 0)
+        count = max(1, HORIZON * known // SLICE_PAGES)
+        horizon = boundary + min(count * size, piece.cut - boundary)
+        slices = plan_slices(boundary, horizon, size, min(count, 2 * self.reader.workers))
+        if horizon < piece.cut:
+            slices.append((horizon, piece.cut))
+        piece.cut = boundary
+        return [
+            Piece(low=low, high=high, cut=high, known=known + n * SLICE_PAGES)
+            for n, (low, high) in enumerate(slices)
+        ]
 
     def _followers(self, piece: Piece, fetched: list[Fetched], link: str | None) -> list[Piece]:
         """The pieces that read what this task left (lowering ``piece.cut``)."""
@@ -377,24 +423,7 @@ class _SliceRun:
                 followers.append(Piece(low=second_end, high=piece.cut, cut=piece.cut))
             piece.cut = second_end
             return followers
-        # How far back from the boundary records run without a gap: this piece's pages,
-        # and what its parent knew when the piece starts about where the records do.
-        own = boundary - floor
-        lead = floor - (floor if piece.low is None else whole_second(piece.low))
-        known = piece.known + lead + own if lead <= own else own
-        # Slices sized from the density these pages showed, planned only as far ahead
-        # as this density is known to last, times HORIZON: an empty stretch after it
-        # costs a request or two, and a long dense one is planned ever further ahead.
-        size = slice_size(keyed, floor, boundary, self.reader.target_records)
-        horizon = boundary + min(HORIZON * known, piece.cut - boundary)
-        slices = plan_slices(boundary, horizon, size, 2 * self.reader.workers)
-        if horizon < piece.cut:
-            slices.append((horizon, piece.cut))
-        piece.cut = boundary
-        return [
-            Piece(low=low, high=high, cut=high, known=known + (low - boundary))
-            for low, high in slices
-        ]
+        return self._plan(piece, keyed, floor, boundary, boundary)
 
     @staticmethod
     def _continuation(piece: Piece, link: str, cut: datetime) -> Piece:

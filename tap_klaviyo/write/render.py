@@ -104,9 +104,11 @@ class RenderPool:
         ahead of the one being written they may render."""
         partition = dict(context) if context else None
 
-        def render(response: Any, start: datetime, end: datetime) -> Future[RenderedPage]:
+        def render(
+            response: Any, start: datetime, end: datetime, cut: datetime | None = None
+        ) -> Future[RenderedPage]:
             return self.submit(
-                stream_name, response.content, response.url, start, end, version, partition
+                stream_name, response.content, response.url, start, end, version, partition, cut
             )
 
         return render, 2 * self.processes

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from tap_klaviyo.dates import parse_datetime
 from tap_klaviyo.write.lines import ExtractionClock
 from tap_klaviyo.write.render import RenderedPage
 from tap_klaviyo.write.sink import render_rows
@@ -25,6 +26,8 @@ class PageRenderer:
         widenings: Callable[[], list[Widening]],
         bookmark_key: str | None,
         clock: ExtractionClock,
+        # The key a time slice's cut applies to (read/slices.py).
+        cut_key: str | None = None,
     ) -> None:
         self.stream = stream
         self.decode = decode
@@ -32,6 +35,7 @@ class PageRenderer:
         self.widenings = widenings
         self.bookmark_key = bookmark_key
         self.clock = clock
+        self.cut_key = cut_key
 
     def finished_rows(self, page: Page, partition: Mapping[str, Any] | None) -> Page:
         """A page's records checked (the schema widening where they need it),
@@ -63,7 +67,13 @@ class PageRenderer:
         end: datetime | None,
         version: int | None,
         partition: Mapping[str, Any] | None,
+        cut: datetime | None = None,
     ) -> RenderedPage:
-        """A raw page's RECORD lines and bookmark rows; runs in a worker process."""
-        rows = self.finished_rows(self.decode(content, url, start, end), partition)
-        return self.render(rows, version)
+        """A raw page's RECORD lines and bookmark rows, without records from ``cut`` on
+        (they belong to the next slice); runs in a worker process."""
+        records = self.decode(content, url, start, end)
+        if cut is not None:
+            # The slice reader checked these keys are date-times before handing the page on.
+            key = self.cut_key
+            records = [r for r in records if parse_datetime(r[key]) < cut]
+        return self.render(self.finished_rows(records, partition), version)
