@@ -418,3 +418,30 @@ def test_the_key_never_appears_in_an_error(
     assert KEY not in str(caught.value)
     assert KEY not in repr(caught.value)
     assert KEY not in caplog.text
+
+
+def test_proxies_from_the_environment_are_used_for_every_request(
+    loopback: Loopback, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loopback plays an HTTP proxy: it is asked for the absolute URL.
+    monkeypatch.setenv("HTTP_PROXY", loopback.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    http = client("http://klaviyo.invalid")
+    loopback.script(Answer(200, b'{"data": []}'), Answer(200, b'{"data": []}'))
+    for _ in range(2):
+        assert http.send(get(http, "http://klaviyo.invalid"), endpoint(clock)).status_code == 200
+    assert [seen.path for seen in loopback.seen] == [
+        "http://klaviyo.invalid/api/tags?page%5Bsize%5D=50"
+    ] * 2
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_no_proxy_sends_that_host_direct(
+    loopback: Loopback, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    loopback.script(Answer(200, b'{"data": []}'))
+    assert send(loopback, clock).status_code == 200
+    assert [seen.path for seen in loopback.seen] == ["/api/tags?page%5Bsize%5D=50"]

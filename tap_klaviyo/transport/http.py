@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import backoff
 import msgspec
 import requests
+from requests.utils import resolve_proxies
 
 from tap_klaviyo.errors import (
     KlaviyoAPIError,
@@ -90,6 +91,9 @@ class HttpClient:
         self.stop = stop
         self.traffic = Traffic()
         self._sessions = threading.local()
+        # Proxies from the environment (HTTPS_PROXY, NO_PROXY, ...) per scheme and host:
+        # requests would read the whole environment again for every request.
+        self._proxies: dict[str, dict[str, str]] = {}
 
     def headers(self, *, body: bool = False) -> dict[str, str]:
         headers = {
@@ -112,6 +116,17 @@ class HttpClient:
         if session is None:
             session = self._sessions.session = requests.Session()
         return session
+
+    def _proxies_for(self, prepared: requests.PreparedRequest) -> dict[str, str]:
+        parts = urlsplit(prepared.url)
+        where = f"{parts.scheme}://{parts.netloc}"
+        proxies = self._proxies.get(where)
+        if proxies is None:
+            session = self.session
+            proxies = self._proxies[where] = resolve_proxies(
+                prepared, session.proxies, session.trust_env
+            )
+        return proxies
 
     @staticmethod
     def prepare(request: RequestLike) -> requests.PreparedRequest:
@@ -163,7 +178,10 @@ class HttpClient:
             limiter.acquire(self.stop)
             try:
                 response = self.session.send(
-                    self.authenticate(prepared.copy()), timeout=RETRY.timeout_seconds, stream=True
+                    self.authenticate(prepared.copy()),
+                    timeout=RETRY.timeout_seconds,
+                    stream=True,
+                    proxies=self._proxies_for(prepared),
                 )
                 response._content = b"".join(response.iter_content(RETRY.body_chunk_bytes))
                 response.close()  # hands the connection back to the pool
