@@ -58,10 +58,14 @@ def named_zone(name: str, setting: str) -> ZoneInfo:
         ) from None
 
 
-def duration(seconds: float) -> str:
-    """A length of time as a person reads it in a log line."""
+def duration(seconds: float, fine: bool = False) -> str:
+    """A length of time as a person reads it in a log line; ``fine`` keeps a tenth of a
+    minute under ten minutes (a time left that counts down: "2 min" would say it for
+    anything from 90 to 150 s)."""
     if seconds < 90:
         return f"{seconds:.0f} s"
+    if fine and seconds < 10 * 60:
+        return f"{seconds / 60:.1f} min"
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"

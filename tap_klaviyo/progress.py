@@ -144,7 +144,7 @@ class Reading:
             text += f" (about {self.records + self.remaining:,.0f} records)"
         eta = self.eta_seconds()
         if eta is not None:
-            text += f", about {duration(eta)} left"
+            text += f", about {duration(eta, fine=True)} left"
         return text
 
     def summary_line(self) -> str:

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tap_klaviyo.dates import CLOCK, is_canonical, parse_datetime, utc_iso, whole_second
+from tap_klaviyo.dates import (
+    CLOCK,
+    duration,
+    is_canonical,
+    parse_datetime,
+    utc_iso,
+    whole_second,
+)
 
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 aware = st.datetimes(
@@ -76,3 +83,18 @@ def test_the_clock_tells_utc_time() -> None:
     assert now.utcoffset() == timedelta(0)
     assert before <= now <= datetime.now(timezone.utc)
     assert CLOCK.monotonic() <= CLOCK.monotonic()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "fine", "shown"),
+    [
+        (42, False, "42 s"),
+        (95, False, "2 min"),
+        (95, True, "1.6 min"),
+        (599, True, "10.0 min"),
+        (600, True, "10 min"),
+        (5400, False, "1.5 h"),
+    ],
+)
+def test_durations_read_as_a_person_says_them(seconds: float, fine: bool, shown: str) -> None:
+    assert duration(seconds, fine=fine) == shown
