@@ -180,6 +180,16 @@ def test_the_events_look_back_default_is_the_settings_default(tap: TapKlaviyo) -
             {"api_key": "pk", "progress_seconds": "-5"},
             "Setting `progress_seconds` must be 0 or more, got '-5'.",
         ),
+        (
+            {"api_key": "pk", "max_requests_per_minute_share": 1.5},
+            "Setting `max_requests_per_minute_share` must be a fraction of the quota "
+            "between 0 and 1, got 1.5.",
+        ),
+        (
+            {"api_key": "pk", "max_requests_per_minute_share": "-0.2"},
+            "Setting `max_requests_per_minute_share` must be a fraction of the quota "
+            "between 0 and 1, got '-0.2'.",
+        ),
     ],
 )
 def test_check_general_names_the_setting(config: dict[str, Any], message: str) -> None:
@@ -198,6 +208,7 @@ def test_check_general_accepts_good_settings() -> None:
             "api_url": "http://127.0.0.1:9000",
             "render_processes": 0,
             "progress_seconds": 0,
+            "max_requests_per_minute_share": "0.5",
         }
     )
     check_general({"api_key": "pk", "start_date": "", "revision": "", "api_url": ""})

@@ -54,6 +54,16 @@ def check_general(config: dict[str, Any]) -> None:
         raise SettingsError(
             f"Setting `render_processes` must be a whole number, 0 or more, got {processes!r}."
         )
+    share = config.get("max_requests_per_minute_share")
+    fraction = 1.0
+    # Text that is no number is check_numbers' to name; 0 takes the default (all of it).
+    with contextlib.suppress(TypeError, ValueError):
+        fraction = float(share)
+    if not 0 <= fraction <= 1:
+        raise SettingsError(
+            f"Setting `max_requests_per_minute_share` must be a fraction of the quota "
+            f"between 0 and 1, got {share!r}."
+        )
     every = config.get("progress_seconds")
     seconds = 0.0
     # Text that is no number is check_numbers' to name.
