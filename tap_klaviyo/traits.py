@@ -242,7 +242,14 @@ class SchemaFollowsRecords:
     @cached_property
     def record_check(self) -> RecordCheck:
         key = self.replication_key if self.bookmarks_per_record else None
-        return RecordCheck(self.name, self.schema, self.id_field, key, self.evolving.widened)
+        return RecordCheck(
+            self.name,
+            self.schema,
+            self.id_field,
+            key,
+            self.evolving.widened,
+            primary_keys=tuple(self.primary_keys or ()),
+        )
 
     def announce_schema(self) -> None:
         self.evolving.announce_pending()

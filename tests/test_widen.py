@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator, FormatChecker
 
+from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.write.widen import EvolvingSchema, RecordCheck, Widening, apply, inferred
 from tests.conftest import run_tap
 
@@ -243,3 +244,17 @@ def test_a_run_widens_and_sends_the_schema_before_the_record(
         assert len(run.records["lists"]) == len(sim.data.ids("list"))
         warned = [r.getMessage() for r in caplog.records if "SCHEMA message" in r.getMessage()]
         assert len(warned) == 2, warned
+
+
+def test_a_primary_key_of_another_type_stops_the_stream_instead_of_widening() -> None:
+    evolving = Announced().evolving()
+    check = RecordCheck(
+        "profiles", evolving.schema, "id", "updated", evolving.widened, primary_keys=("id",)
+    )
+    with pytest.raises(KlaviyoError) as caught:
+        check({"id": [], "updated": "2024-01-02T03:04:05+00:00"})
+    assert str(caught.value) == (
+        "Stream 'profiles': record [] does not fit the schema: `id` is array, "
+        "the schema allows string."
+    )
+    assert evolving.schema["properties"]["id"]["type"] == ["string"]

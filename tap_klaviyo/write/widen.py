@@ -155,8 +155,12 @@ class RecordCheck:
         id_field: str,
         key: str | None,
         on_widen: Callable[[dict[str, Any], list[Widening]], None] = lambda schema, changes: None,
+        # The stream's primary keys: a target keys its table on their types, so a value
+        # that does not fit them stops the stream instead of widening them.
+        primary_keys: tuple[str, ...] = (),
     ) -> None:
         self.stream = stream
+        self.primary_keys = frozenset(primary_keys)
         self.schema = schema
         self.checker = compile_checker(schema)
         self.names = frozenset(schema.get("properties", {}))
@@ -186,7 +190,8 @@ class RecordCheck:
             if problem is None:
                 break
             change = Widening.for_problem(problem)
-            if not apply(schema, change):
+            keyed = bool(problem.path) and problem.path[0] in self.primary_keys
+            if keyed or not apply(schema, change):
                 raise KlaviyoError(
                     f"Stream '{self.stream}': record {row.get(self.id_field)!r} does not fit the "
                     f"schema: {problem}."
