@@ -44,38 +44,21 @@ class Derived:
 
 @dataclass(frozen=True)
 class _Compiled:
-    """A derived column read from ``root`` (a nested object of the record, or the record
-    itself when None), its paths relative to it."""
+    """A derived column whose paths are read from ``root`` (a nested object of the
+    record, or the record itself when None), relative to it; its conditions are read
+    from the record, as declared."""
 
-    column: str
     root: str | None
     paths: tuple[Path, ...]
-    when: Path | None
-    unless: Path | None
-    via: str | None
-    kind: str
+    derived: Derived
 
 
 def _compile(derived: Derived) -> _Compiled:
     roots = {path[0] for path in derived.paths}
-    root = roots.pop() if len(roots) == 1 and min(map(len, derived.paths)) > 1 else None
-
-    def inside(path: Path | None) -> Path | None:
-        # A condition outside the root is read from the record: marked with a leading "".
-        if path is None or root is None:
-            return path
-        return path[1:] if path[0] == root else ("", *path)
-
-    paths = derived.paths if root is None else tuple(path[1:] for path in derived.paths)
-    return _Compiled(
-        derived.column,
-        root,
-        paths,
-        inside(derived.when),
-        inside(derived.unless),
-        derived.via,
-        derived.kind,
-    )
+    if len(roots) == 1 and min(map(len, derived.paths)) > 1:
+        root = roots.pop()
+        return _Compiled(root, tuple(p[1:] for p in derived.paths), derived)
+    return _Compiled(None, derived.paths, derived)
 
 
 class Deriver:
@@ -106,34 +89,30 @@ class Deriver:
                 node = record.get(root)
                 if type(node) is not dict or node.keys().isdisjoint(keys):
                     for compiled in group:
-                        record.setdefault(compiled.column, None)
+                        record.setdefault(compiled.derived.column, None)
                     continue
             for compiled in group:
-                record.setdefault(compiled.column, self._value(record, node, compiled))
+                record.setdefault(compiled.derived.column, self._value(record, node, compiled))
         return record
 
     def _value(self, record: dict[str, Any], node: dict[str, Any], column: _Compiled) -> Any:
-        if column.when is not None and self._at(record, node, column.when) in (None, ""):
+        derived = column.derived
+        if derived.when is not None and value_at(record, derived.when) in (None, ""):
             return None
-        if column.unless is not None and self._at(record, node, column.unless) not in (None, ""):
+        if derived.unless is not None and value_at(record, derived.unless) not in (None, ""):
             return None
         value = None
         for path in column.paths:
             value = node.get(path[0]) if len(path) == 1 else value_at(node, path)
             if value not in (None, ""):
                 break
-        if column.via is not None and value is not None:
-            value = self.maps.get(column.via, {}).get(value) if type(value) is str else None
+        if derived.via is not None and value is not None:
+            value = self.maps.get(derived.via, {}).get(value) if type(value) is str else None
         if value in ("", None):
             return None
-        if column.kind == "string" and not isinstance(value, str):
+        if derived.kind == "string" and not isinstance(value, str):
             return str(value)
         return value
-
-    @staticmethod
-    def _at(record: dict[str, Any], node: dict[str, Any], path: Path) -> Any:
-        # A path spelled from the record's top starts with "" (see _compile).
-        return value_at(record, path[1:]) if path[0] == "" else value_at(node, path)
 
 
 @dataclass(frozen=True)
