@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import re
 from typing import Any
@@ -55,22 +54,24 @@ def check_general(config: dict[str, Any]) -> None:
             f"Setting `render_processes` must be a whole number, 0 or more, got {processes!r}."
         )
     share = config.get("max_requests_per_minute_share")
-    fraction = 1.0
-    # Text that is no number is check_numbers' to name; 0 takes the default (all of it).
-    with contextlib.suppress(TypeError, ValueError):
-        fraction = float(share)
-    if not 0 <= fraction <= 1:
+    # 0 takes the default (all of the quota).
+    if not 0 <= _number(share, 1.0) <= 1:
         raise SettingsError(
             f"Setting `max_requests_per_minute_share` must be a fraction of the quota "
             f"between 0 and 1, got {share!r}."
         )
     every = config.get("progress_seconds")
-    seconds = 0.0
-    # Text that is no number is check_numbers' to name.
-    with contextlib.suppress(TypeError, ValueError):
-        seconds = float(every)
-    if seconds < 0:
+    if _number(every, 0.0) < 0:
         raise SettingsError(f"Setting `progress_seconds` must be 0 or more, got {every!r}.")
+
+
+def _number(value: Any, absent: float) -> float:
+    """A setting's value as a number; ``absent`` when it is not given, or is text that is
+    no number (check_numbers names that)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return absent
 
 
 def check_stream_starts(config: dict[str, Any], streams: set[str]) -> None:
