@@ -189,8 +189,10 @@ class TapKlaviyo(SdkTapHooks, Tap):
         self.syncing = True
         thread = threading.Thread(target=prepare, name="stream-prepare", daemon=True)
         thread.start()
-        while thread.is_alive() and not self.stop.wait(0.2):
-            thread.join(0.01)
+        # Joined, not slept on: a sleep between looks delayed every run's first
+        # stream by up to its length, lookups or none.
+        while thread.is_alive() and not self.stop.is_set:
+            thread.join(0.2)
         self.syncing = False
         if failed:
             raise failed[0]
