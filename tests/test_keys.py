@@ -13,11 +13,11 @@ def body(data: object, next_link: str | None = "https://a.klaviyo.com/api/events
     return msgspec.json.encode({"data": data, "links": {"next": next_link}})
 
 
-def test_keys_come_from_attributes_or_flat_records_and_the_link_from_links() -> None:
+def test_keys_come_from_attributes_as_zoned_date_times_and_the_link_from_links() -> None:
     page = body(
         [
             {"type": "event", "id": "e1", "attributes": {"datetime": "2024-01-01T00:00:05Z"}},
-            {"id": "e2", "datetime": "2024-01-01T00:00:06+00:00"},
+            {"type": "event", "id": "e2", "attributes": {"datetime": "2024-01-01T02:00:06+02:00"}},
         ]
     )
     keys, link = read_keys("datetime", True, page)  # type: ignore[misc]
@@ -26,6 +26,19 @@ def test_keys_come_from_attributes_or_flat_records_and_the_link_from_links() -> 
         datetime(2024, 1, 1, 0, 0, 6, tzinfo=timezone.utc),
     ]
     assert link == "https://a.klaviyo.com/api/events?page=2"
+
+
+def test_flat_records_and_date_times_without_an_offset_are_read_untyped() -> None:
+    # The typed reading is strict so that it needs no check per key; what it refuses
+    # is read again untyped, where the slice reader parses each value (a date-time
+    # without an offset is UTC there).
+    for data in (
+        [{"id": "e2", "datetime": "2024-01-01T00:00:06+00:00"}],
+        [{"id": "e3", "attributes": {"datetime": "2024-01-01T00:00:07"}}],
+    ):
+        assert read_keys("datetime", True, body(data)) is None
+    flat = body([{"id": "e2", "datetime": "2024-01-01T00:00:06+00:00"}], None)
+    assert read_keys("datetime", False, flat) == (["2024-01-01T00:00:06+00:00"], None)
 
 
 def test_a_key_that_is_no_date_time_fails_typed_and_reads_untyped() -> None:

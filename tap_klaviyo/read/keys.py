@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -20,19 +20,30 @@ class _Links(msgspec.Struct, gc=False):
 
 @functools.cache
 def _page_decoder(key: str, typed: bool) -> msgspec.json.Decoder:
-    """Reads a page's ``links.next`` and each resource's ``key`` (in its attributes,
-    where a JSON:API record keeps it, or beside them in an already flat record),
-    skipping the rest; ``typed`` reads the keys as date-times (fast, strict)."""
-    value = (datetime | None if typed else Any) | msgspec.UnsetType
-    attributes = msgspec.defstruct(
-        "KeyAttributes", [("value", value, msgspec.UNSET)], rename={"value": key}, gc=False
-    )
-    resource = msgspec.defstruct(
-        "KeyResource",
-        [("attributes", attributes | None, None), ("value", value, msgspec.UNSET)],
-        rename={"value": key},
-        gc=False,
-    )
+    """Reads a page's ``links.next`` and each resource's ``key``, skipping the rest.
+
+    ``typed``: strict and fast, for the pages of every healthy run: each resource's
+    attributes hold the key as a date-time with its offset, read by msgspec with no
+    per-record work in Python (a check per key was a third of a page's reading).
+    Otherwise any value, in the attributes where a JSON:API record keeps it or beside
+    them in an already flat record."""
+    if typed:
+        moment = Annotated[datetime, msgspec.Meta(tz=True)]
+        attributes = msgspec.defstruct(
+            "MomentAttributes", [("value", moment)], rename={"value": key}, gc=False
+        )
+        resource = msgspec.defstruct("MomentResource", [("attributes", attributes)], gc=False)
+    else:
+        value = Any | msgspec.UnsetType
+        attributes = msgspec.defstruct(
+            "KeyAttributes", [("value", value, msgspec.UNSET)], rename={"value": key}, gc=False
+        )
+        resource = msgspec.defstruct(
+            "KeyResource",
+            [("attributes", attributes | None, None), ("value", value, msgspec.UNSET)],
+            rename={"value": key},
+            gc=False,
+        )
     page = msgspec.defstruct(
         "KeyPage",
         [("data", list[resource] | None, None), ("links", _Links | None, None)],
@@ -50,11 +61,15 @@ def _key_of(resource: Any) -> Any:
 
 def read_keys(key: str, typed: bool, content: bytes) -> tuple[list[Any], str | None] | None:
     """The page's ``key`` values and its next page's link, or None for a body that is
-    not a page of resources (or, ``typed``, holds a key that is no date-time)."""
+    not a page of resources (or, ``typed``, holds a key that is not a date-time with
+    an offset in its resource's attributes)."""
     try:
         page = _page_decoder(key, typed).decode(content)
     except msgspec.DecodeError:  # ValidationError included
         return None
     if page.data is None:
         return None
-    return [_key_of(r) for r in page.data], (page.links.next if page.links else None) or None
+    link = (page.links.next if page.links else None) or None
+    if typed:
+        return [resource.attributes.value for resource in page.data], link
+    return [_key_of(resource) for resource in page.data], link

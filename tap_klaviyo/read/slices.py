@@ -213,11 +213,11 @@ class SliceReader:
         the next page is: both from one pass over the body."""
         content = response.content
         read = read_keys(self.key, True, content)
-        if read is not None and all(isinstance(key, datetime) for key in read[0]):
-            keys, link = read
-            return [k if k.tzinfo else k.replace(tzinfo=timezone.utc) for k in keys], link
-        # A key that is not a date-time, or a body not shaped as expected: read again,
-        # the slow way, to name what is wrong (or to accept what parse_datetime does).
+        if read is not None:
+            return read
+        # A key that is not a date-time with an offset, or a body not shaped as expected:
+        # read again, the slow way, to name what is wrong (or to accept what
+        # parse_datetime does: a date-time without an offset is UTC).
         read = read_keys(self.key, False, content)
         if read is None:
             # Not the page of resources expected: decoding it names what is wrong.
