@@ -287,9 +287,9 @@ def shapes(events: int, profiles: int, latency: float) -> None:
         print(f"building simulator data: {events} events, {profiles} profiles, {shape} ...")
         sim = simulator(events, profiles, latency, shape)
         run_tap(sim, ["events"])  # untimed: warms the render cache
-        events, raw = paired(sim, oracle=True)
+        tap, raw = paired(sim, oracle=True)
         rows[shape] = {
-            "events": events,
+            "events": tap,
             "raw": raw,
             "profiles": run_tap(sim, ["profiles"], steady_after=60),
         }
