@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -445,3 +448,61 @@ def test_no_proxy_sends_that_host_direct(
     loopback.script(Answer(200, b'{"data": []}'))
     assert send(loopback, clock).status_code == 200
     assert [seen.path for seen in loopback.seen] == ["/api/tags?page%5Bsize%5D=50"]
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any) -> Iterator[tuple[str, str]]:
+    """An HTTPS server on loopback whose certificate no system store trusts; yields its
+    URL and the certificate's path (the CA bundle a user would point at)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"data": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", JSON_API)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", str(cert)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_a_ca_bundle_from_the_environment_is_trusted(
+    tls_server: tuple[str, str], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, bundle = tls_server
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    # Without it, the company's certificate is refused ...
+    http = client(url)
+    with pytest.raises(KlaviyoError, match=r"gave up on GET /api/tags after 3 tries: .*SSLError"):
+        http.send(get(http, url), endpoint(clock))
+    # ... with it, as requests.get would, the tap trusts it.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
+    http = client(url)
+    assert http.send(get(http, url), endpoint(clock)).content == b'{"data": []}'

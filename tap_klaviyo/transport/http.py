@@ -91,9 +91,10 @@ class HttpClient:
         self.stop = stop
         self.traffic = Traffic()
         self._sessions = threading.local()
-        # Proxies from the environment (HTTPS_PROXY, NO_PROXY, ...) per scheme and host:
-        # requests would read the whole environment again for every request.
-        self._proxies: dict[str, dict[str, str]] = {}
+        # What the environment says for each scheme and host (HTTPS_PROXY, NO_PROXY,
+        # REQUESTS_CA_BUNDLE, ...), read once: requests reads it per request only in
+        # Session.request, and then all of it again every time.
+        self._environment: dict[str, dict[str, Any]] = {}
 
     def headers(self, *, body: bool = False) -> dict[str, str]:
         headers = {
@@ -117,16 +118,20 @@ class HttpClient:
             session = self._sessions.session = requests.Session()
         return session
 
-    def _proxies_for(self, prepared: requests.PreparedRequest) -> dict[str, str]:
+    def _environment_for(self, prepared: requests.PreparedRequest) -> dict[str, Any]:
+        """``Session.send``'s proxies and verify, as ``Session.request`` would take them
+        from the environment (a corporate proxy, a company CA bundle)."""
         parts = urlsplit(prepared.url)
         where = f"{parts.scheme}://{parts.netloc}"
-        proxies = self._proxies.get(where)
-        if proxies is None:
+        found = self._environment.get(where)
+        if found is None:
             session = self.session
-            proxies = self._proxies[where] = resolve_proxies(
-                prepared, session.proxies, session.trust_env
-            )
-        return proxies
+            merged = session.merge_environment_settings(prepared.url, {}, None, None, None)
+            found = self._environment[where] = {
+                "proxies": resolve_proxies(prepared, session.proxies, session.trust_env),
+                "verify": merged["verify"],
+            }
+        return found
 
     @staticmethod
     def prepare(request: RequestLike) -> requests.PreparedRequest:
@@ -181,7 +186,7 @@ class HttpClient:
                     self.authenticate(prepared.copy()),
                     timeout=RETRY.timeout_seconds,
                     stream=True,
-                    proxies=self._proxies_for(prepared),
+                    **self._environment_for(prepared),
                 )
                 response._content = b"".join(response.iter_content(RETRY.body_chunk_bytes))
                 response.close()  # hands the connection back to the pool
