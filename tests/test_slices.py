@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 
 from tap_klaviyo.dates import parse_datetime, utc_iso
 from tap_klaviyo.errors import KlaviyoError
-from tap_klaviyo.read.slices import SLICE_PAGES, TASK_PAGES, Piece, SliceReader, plan_slices
+from tap_klaviyo.read.slices import (
+    SLICE_PAGES,
+    TASK_PAGES,
+    Piece,
+    SliceReader,
+    pages_per_slice,
+    plan_slices,
+)
 from tap_klaviyo.stopping import RunStopped, Stop
 
 BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -309,7 +316,7 @@ class Endpoint:
             stream="events",
             key="datetime",
             workers=workers,
-            target_records=self.page_size * SLICE_PAGES,
+            target_records=self.page_size * kwargs.get("slice_pages", SLICE_PAGES),
             first_response=self.first_response,
             follow=self.follow,
             decode=Api.decode,
@@ -447,6 +454,30 @@ def test_a_dense_range_is_read_by_every_worker_at_once(shape: str) -> None:
     assert mean >= workers / 2
     # Splitting costs few requests: within a quarter of the pages the records fill.
     assert endpoint.requests <= 1.25 * len(stamps) / page_size + 2 * TASK_PAGES
+
+
+def test_slices_are_twice_as_long_where_the_quota_binds() -> None:
+    # Profiles: 750 a minute is below a request a second for each of 16 workers.
+    assert pages_per_slice(16, 750) == 2 * SLICE_PAGES
+    # Events (3,500 a minute), and endpoints without a steady limit, keep the default.
+    assert pages_per_slice(16, 3500) == SLICE_PAGES
+    assert pages_per_slice(16, None) == SLICE_PAGES
+    assert pages_per_slice(1, 750) == SLICE_PAGES
+
+
+def test_longer_slices_spend_fewer_requests_on_part_full_pages() -> None:
+    stamps, end = growth_shaped(6000), BASE + timedelta(days=4 * 365 + 1)
+    requests = {}
+    for pages in (SLICE_PAGES, 2 * SLICE_PAGES):
+        endpoint = Endpoint(stamps, 20)
+        reader = endpoint.reader(8, slice_pages=pages)
+        records = [r["id"] for page in reader.pages(BASE, end) for r in page]
+        assert records == [r["id"] for r in endpoint.records]
+        requests[pages] = endpoint.requests
+    print(f"requests for {len(stamps) // 20} pages: {requests}")
+    waste = {pages: n - len(stamps) / 20 for pages, n in requests.items()}
+    # About 30% fewer wasted requests here, as in the benchmark (21% of pages to 15%).
+    assert waste[2 * SLICE_PAGES] <= 0.8 * waste[SLICE_PAGES]
 
 
 def stop_while_reading(attempt: int) -> None:

@@ -17,7 +17,7 @@ from tap_klaviyo.read.pages import Produce, feed_of, paginate
 from tap_klaviyo.read.prefetch import Prefetcher
 from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.recovery import Recovery, read_recovering
-from tap_klaviyo.read.slices import SLICE_PAGES, SliceReader
+from tap_klaviyo.read.slices import SliceReader, pages_per_slice
 from tap_klaviyo.stopping import NEVER, Stop
 
 Context = Mapping[str, Any]
@@ -137,11 +137,14 @@ class Reader:
             for response in self.responses(context, start, end):
                 yield self.decode(response, start, end)
             return
+        operation = self.query.operation
+        pages = pages_per_slice(self.workers, operation.steady_per_minute)
         reader = SliceReader(
             stream=self.stream,
             key=self.query.column or "",
             workers=self.workers,
-            target_records=(self.query.operation.page_size_max or 100) * SLICE_PAGES,
+            target_records=(operation.page_size_max or 100) * pages,
+            slice_pages=pages,
             first_response=lambda low, high: self.send(self.first_request(context, low, high)),
             # The paginator's token for a link is its parsed URL (BaseHATEOASPaginator).
             follow=lambda link: self.send(self.request_for(context, urlparse(link), None)),

@@ -2,16 +2,16 @@
 each piece cut again as soon as its own pages show it holds more than a few pages.
 
 No density is trusted up front. The whole range [start, end) is the first piece. When a
-piece's first page shows the piece holds more than a task reads, the piece keeps about
-SLICE_PAGES pages' worth and the rest of its range is cut at once into slices sized from
-that page's density, read in parallel while the task reads on. They are planned for
-only HORIZON times as many pages as were seen at that density (a quiet stretch before a
-jump in density counts for nothing); the rest is one piece, read (and split) in turn. A
-task reads at most ``TASK_PAGES`` pages of its piece and cuts what is left of it the same
-way. A single second holding more than a page (a bulk import) is read on its own, a
-task's pages at a time through the query's cursor, while everything after it goes on in
-parallel. An empty stretch costs a request or two: the first page of the piece after it
-says where records resume.
+piece's first page shows the piece holds more than a task reads, the piece keeps about a
+slice's pages (SLICE_PAGES, twice as many where the quota binds: ``pages_per_slice``) and
+the rest of its range is cut at once into slices sized from that page's density, read in
+parallel while the task reads on. They are planned for only HORIZON times as many pages as
+were seen at that density (a quiet stretch before a jump in density counts for nothing);
+the rest is one piece, read (and split) in turn. A task reads at most one page more than a
+slice's and cuts what is left of its piece the same way. A single second holding more
+than a page (a bulk import) is read on its own, a task's pages at a time through the
+query's cursor, while everything after it goes on in parallel. An empty stretch costs a
+request or two: the first page of the piece after it says where records resume.
 
 Pieces never overlap and are handed to the reader in key order, so records come out
 in key order and the bookmark only ever covers pages already written; a page goes to
@@ -43,11 +43,10 @@ from tap_klaviyo.stopping import NEVER, Stop
 from tap_klaviyo.transport.jsonapi import next_link
 
 # Pages per slice: few enough that a dense stretch is spread over many workers,
-# enough that the last, part-full page of a slice is rare.
+# enough that the last, part-full page of a slice is rare. A task reads one more (a
+# slice usually finishes in one task); those, one more after a split ahead, fit in its
+# piece's feed.
 SLICE_PAGES = 3
-# Pages one task reads of its piece: a slice sized for SLICE_PAGES pages usually
-# finishes in one task, and a task's pages (one more after a split ahead) always fit
-# in its piece's feed.
 TASK_PAGES = SLICE_PAGES + 1
 SECOND = timedelta(seconds=1)
 # Slices are planned for this many times as many pages as were seen at the density
@@ -87,6 +86,14 @@ class Piece:
     def position(self) -> tuple[datetime, int]:
         """Where the piece's records go in the output."""
         return (self.low or _EARLIEST, self.seq)
+
+
+def pages_per_slice(workers: int, steady_per_minute: int | None) -> int:
+    """Twice SLICE_PAGES where the endpoint's steady quota is below a request a second per
+    worker: the quota, not the workers, bounds such a read, and each slice ends on a
+    part-full page, so longer slices spend less of the quota on them."""
+    quota_bound = steady_per_minute is not None and 0 < steady_per_minute < 60 * workers
+    return 2 * SLICE_PAGES if quota_bound else SLICE_PAGES
 
 
 def plan_slices(
@@ -161,6 +168,8 @@ class SliceReader:
         stop: Stop = NEVER,
         # Told of each piece once its task knows where the piece ends (tests, logs).
         on_piece: Callable[[Piece], None] | None = None,
+        # Pages a slice is sized for (``target_records`` is that many pages' records).
+        slice_pages: int = SLICE_PAGES,
     ) -> None:
         self.stream = stream
         self.key = key
@@ -173,6 +182,8 @@ class SliceReader:
         self.render_ahead = render_ahead
         self.stop = stop
         self.on_piece = on_piece
+        self.slice_pages = slice_pages
+        self.task_pages = slice_pages + 1
 
     def pages(self, start: datetime | None, end: datetime) -> Iterator[Any]:
         run = _SliceRun(self)
@@ -250,7 +261,7 @@ class _SliceRun:
 
     def add(self, pieces: list[Piece]) -> None:
         for piece in pieces:
-            piece.feed = Feed(TASK_PAGES + 2, self.stop)
+            piece.feed = Feed(self.reader.task_pages + 2, self.stop)
         self.schedule.add((piece.position, piece) for piece in pieces)
 
     def close(self) -> None:
@@ -297,7 +308,8 @@ class _SliceRun:
         piece.feed.put((response, piece.low, piece.high, cut if needs_cut else None))  # type: ignore[union-attr]
 
     def _fetch(self, piece: Piece) -> tuple[list[Fetched], list[Fetched], str | None]:
-        """Up to TASK_PAGES pages of the piece (one more once its first page split it:
+        """Up to the reader's ``task_pages`` pages of the piece (one more once its first
+        page split it:
         the page that reaches its new cut and the one that shows it is past it): all of
         them, those not handed over yet (their cut is known once the task is over), and
         the next page's link if the piece has more."""
@@ -305,7 +317,7 @@ class _SliceRun:
         fetched: list[Fetched] = []
         held: list[Fetched] = []
         link = piece.link
-        budget = TASK_PAGES
+        budget = reader.task_pages
         while len(fetched) < budget:
             self._check()
             if link is None:
@@ -338,12 +350,12 @@ class _SliceRun:
                 ahead = self._ahead(piece, keys)
                 if ahead:
                     self.add(ahead)
-                    budget = TASK_PAGES + 1
+                    budget = reader.task_pages + 1
         return fetched, held, link
 
     def _ahead(self, piece: Piece, keys: list[datetime]) -> list[Piece]:
         """After a piece's first page: when the page shows the piece holds more than a
-        task reads, the piece keeps about what SLICE_PAGES pages like it reach and the rest
+        task reads, the piece keeps about what a slice's pages like it reach and the rest
         of its range goes to new slices now, read in parallel while this task reads on.
         Waiting for the task's last page would leave the workers idle meanwhile."""
         if not keys:
@@ -361,7 +373,7 @@ class _SliceRun:
         reach = last - first
         # Mid-page: the page that reaches the cut is read half for this piece, half for
         # the next, instead of wholly for nothing when it starts at the cut.
-        keep = whole_second(last + SECOND + (SLICE_PAGES - 0.5) * reach)
+        keep = whole_second(last + SECOND + (self.reader.slice_pages - 0.5) * reach)
         if keep + 2 * reach >= piece.cut:
             return []  # close to the cut already
         return self._plan(piece, [keys], first, last + SECOND, keep)
@@ -388,14 +400,14 @@ class _SliceRun:
         lead = floor - (floor if piece.low is None else whole_second(piece.low))
         inherits = steady == len(keyed) and lead <= edge - floor
         known = steady + (piece.known if inherits else 0)
-        count = max(1, HORIZON * known // SLICE_PAGES)
+        count = max(1, HORIZON * known // self.reader.slice_pages)
         horizon = boundary + min(count * size, piece.cut - boundary)
         slices = plan_slices(boundary, horizon, size, min(count, 2 * self.reader.workers))
         if horizon < piece.cut:
             slices.append((horizon, piece.cut))
         piece.cut = boundary
         return [
-            Piece(low=low, high=high, cut=high, known=known + n * SLICE_PAGES)
+            Piece(low=low, high=high, cut=high, known=known + n * self.reader.slice_pages)
             for n, (low, high) in enumerate(slices)
         ]
 
