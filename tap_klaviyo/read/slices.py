@@ -309,10 +309,9 @@ class _SliceRun:
 
     def _fetch(self, piece: Piece) -> tuple[list[Fetched], list[Fetched], str | None]:
         """Up to the reader's ``task_pages`` pages of the piece (one more once its first
-        page split it:
-        the page that reaches its new cut and the one that shows it is past it): all of
-        them, those not handed over yet (their cut is known once the task is over), and
-        the next page's link if the piece has more."""
+        page split it: the page that reaches its new cut and the one that shows it is
+        past it): all of them, those not handed over yet (their cut is known once the
+        task is over), and the next page's link if the piece has more."""
         reader = self.reader
         fetched: list[Fetched] = []
         held: list[Fetched] = []
