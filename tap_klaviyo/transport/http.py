@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import backoff
 import msgspec
 import requests
-from requests.utils import resolve_proxies
 
 from tap_klaviyo.errors import (
     KlaviyoAPIError,
@@ -125,10 +124,9 @@ class HttpClient:
         where = f"{parts.scheme}://{parts.netloc}"
         found = self._environment.get(where)
         if found is None:
-            session = self.session
-            merged = session.merge_environment_settings(prepared.url, {}, None, None, None)
+            merged = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
             found = self._environment[where] = {
-                "proxies": resolve_proxies(prepared, session.proxies, session.trust_env),
+                "proxies": merged["proxies"],
                 "verify": merged["verify"],
             }
         return found
