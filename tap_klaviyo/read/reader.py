@@ -143,7 +143,7 @@ class Reader:
             stream=self.stream,
             key=self.query.column or "",
             workers=self.workers,
-            target_records=(operation.page_size_max or 100) * pages,
+            page_size=operation.page_size_max or 100,
             slice_pages=pages,
             first_response=lambda low, high: self.send(self.first_request(context, low, high)),
             # The paginator's token for a link is its parsed URL (BaseHATEOASPaginator).

@@ -156,7 +156,8 @@ class SliceReader:
         stream: str,
         key: str,
         workers: int,
-        target_records: int,
+        # Records a full page holds.
+        page_size: int,
         # The first page of the query [low, high).
         first_response: Callable[[datetime | None, datetime], requests.Response],
         # The page a response's ``links.next`` leads to.
@@ -168,13 +169,13 @@ class SliceReader:
         stop: Stop = NEVER,
         # Told of each piece once its task knows where the piece ends (tests, logs).
         on_piece: Callable[[Piece], None] | None = None,
-        # Pages a slice is sized for (``target_records`` is that many pages' records).
+        # Pages a slice is sized for.
         slice_pages: int = SLICE_PAGES,
     ) -> None:
         self.stream = stream
         self.key = key
         self.workers = max(1, workers)
-        self.target_records = target_records
+        self.target_records = page_size * slice_pages
         self.first_response = first_response
         self.follow = follow
         self.decode = decode
