@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import msgspec
 
@@ -92,7 +92,8 @@ class Checker:
         self.other_properties = {
             name: sub for name, sub in self.properties.items() if name not in plain_kinds
         }
-        self.plain_struct = plain_struct(plain_kinds)
+        self.plain_date_times = tuple(n for n in plain_kinds if self.properties[n].date_time)
+        self.plain_struct = plain_struct(plain_kinds, frozenset(self.plain_date_times))
 
     @property
     def is_plain(self) -> bool:
@@ -102,7 +103,9 @@ class Checker:
             # takes at most one string-like type in a union: numbers are checked one by one.
             and "number" not in self.allowed
             and self.variants is None
-            and not self.date_time
+            # msgspec reads RFC 3339 date-times with an offset, fewer forms than
+            # is_date_time takes: what it refuses is looked at one by one.
+            and (not self.date_time or self.allowed <= {"string", "null"})
             and not self.properties
             and self.items is None
         )
@@ -137,6 +140,10 @@ class Checker:
             except msgspec.ValidationError:
                 pass
             else:
+                for name in self.plain_date_times:
+                    member = value.get(name)
+                    if type(member) is str and member[10:11] == " ":
+                        value[name] = f"{member[:10]}T{member[11:]}"
                 for name, checker in self.other_properties.items():
                     if name in value:
                         problem = checker.check_member(value, name, path)
@@ -204,21 +211,30 @@ _MSGSPEC_TYPES: dict[str, tuple[Any, ...]] = {
 }
 
 
+# A date-time with an offset, in msgspec's RFC 3339 reading (with a space or a ``T``).
+_DATE_TIME = Annotated[datetime, msgspec.Meta(tz=True)]
+_DATE_TIME_TYPES = {**_MSGSPEC_TYPES, "string": (_DATE_TIME,)}
+
+
 def _struct_name(name: str) -> bool:
     """msgspec takes any field name but those with a backslash, a quote or a control
     character (an attribute Klaviyo sends beyond the spec may have one)."""
     return not any(c in '\\"' or ord(c) < 32 for c in name)
 
 
-def plain_struct(plain_kinds: dict[str, frozenset[str] | None]) -> type | None:
+def plain_struct(
+    plain_kinds: dict[str, frozenset[str] | None], date_times: frozenset[str] = frozenset()
+) -> type | None:
     """A msgspec type that accepts an object exactly when each of these properties,
-    if present, has one of its allowed JSON types."""
+    if present, has one of its allowed JSON types (those in ``date_times``: a date-time
+    string with an offset, where a string is allowed)."""
     fields = []
     rename = {}
     for index, (name, kinds) in enumerate(sorted(plain_kinds.items())):
         if not kinds or not kinds <= _MSGSPEC_TYPES.keys():
             return None
-        members = tuple(dict.fromkeys(t for kind in sorted(kinds) for t in _MSGSPEC_TYPES[kind]))
+        types = _DATE_TIME_TYPES if name in date_times else _MSGSPEC_TYPES
+        members = tuple(dict.fromkeys(t for kind in sorted(kinds) for t in types[kind]))
         field = f"f{index}"
         fields.append((field, Union[members], None))  # noqa: UP007 (built at run time)
         rename[field] = name
