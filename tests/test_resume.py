@@ -11,7 +11,7 @@ from tap_klaviyo import spec
 from tap_klaviyo.client import KlaviyoStream
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.read.estimate import SAMPLES
-from tap_klaviyo.read.slices import TASK_PAGES
+from tap_klaviyo.read.sizing import TASK_PAGES
 from tests.conftest import run_tap, run_tap_until_failure
 
 

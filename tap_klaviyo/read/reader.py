@@ -17,7 +17,8 @@ from tap_klaviyo.read.pages import Produce, feed_of, paginate
 from tap_klaviyo.read.prefetch import Prefetcher
 from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.recovery import Recovery, read_recovering
-from tap_klaviyo.read.slices import SliceReader, pages_per_slice
+from tap_klaviyo.read.sizing import pages_per_slice
+from tap_klaviyo.read.slices import SliceReader
 from tap_klaviyo.stopping import NEVER, Stop
 
 Context = Mapping[str, Any]

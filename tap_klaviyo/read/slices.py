@@ -16,8 +16,10 @@ request or two: the first page of the piece after it says where records resume.
 Pieces never overlap and are handed to the reader in key order, so records come out
 in key order and the bookmark only ever covers pages already written; a page goes to
 the reader as soon as it is known to be whole. Workers take pieces in that order too,
-so the piece the reader waits for runs first; memory stays bounded by capping the
-pieces submitted but not yet read.
+so the piece the reader waits for runs first. The pieces submitted but not yet read
+are capped (READ_AHEAD per worker), and the pages they hold past a memory budget wait
+on disk (read/spill.py): while the reader waits for a bulk second, the range after it
+is read meanwhile without memory growing with it.
 
 Klaviyo can return a page's records slightly out of order. What this relies on: no
 page holds a key below the smallest key of a page before it.
@@ -25,12 +27,11 @@ page holds a key below the smallest key of a page before it.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -39,23 +40,21 @@ from tap_klaviyo.dates import parse_datetime, whole_second
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.read.feeds import Feed, Schedule, Workers, in_order
 from tap_klaviyo.read.keys import read_keys
+from tap_klaviyo.read.sizing import (
+    HORIZON,
+    SECOND,
+    SLICE_PAGES,
+    plan_slices,
+    slice_size,
+    steady_pages,
+)
+from tap_klaviyo.read.spill import MEMORY_BUDGET, Holding, PageFile
 from tap_klaviyo.stopping import NEVER, Stop
 from tap_klaviyo.transport.jsonapi import next_link
 
-# Pages per slice: few enough that a dense stretch is spread over many workers,
-# enough that the last, part-full page of a slice is rare. A task reads one more (a
-# slice usually finishes in one task); those, one more after a split ahead, fit in its
-# piece's feed.
-SLICE_PAGES = 3
-TASK_PAGES = SLICE_PAGES + 1
-SECOND = timedelta(seconds=1)
-# Slices are planned for this many times as many pages as were seen at the density
-# they are sized for; the rest of a piece's range is one piece, read (and split) in turn.
-HORIZON = 2
-# Pages whose densities differ less than this many times count as one stretch.
-STEADY = 4
+# Pieces open (read or being read, not yet written) per worker.
+READ_AHEAD = 8
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
-_LONGEST = 10**6 * 86_400.0  # seconds: far longer than any run, far from overflowing
 
 Page = list[dict[str, Any]]
 # A fetched page: the response and its records' keys.
@@ -81,66 +80,13 @@ class Piece:
     # The query's next-page links met so far, shared by its continuations.
     seen: set[str] = field(default_factory=set)
     feed: Feed | None = None
+    # Its pages held beyond the read's memory budget (read/spill.py).
+    spill: PageFile = field(default_factory=PageFile)
 
     @property
     def position(self) -> tuple[datetime, int]:
         """Where the piece's records go in the output."""
         return (self.low or _EARLIEST, self.seq)
-
-
-def pages_per_slice(workers: int, steady_per_minute: int | None) -> int:
-    """Twice SLICE_PAGES where the endpoint's steady quota is below a request a second per
-    worker: the quota, not the workers, bounds such a read, and each slice ends on a
-    part-full page, so longer slices spend less of the quota on them."""
-    quota_bound = steady_per_minute is not None and 0 < steady_per_minute < 60 * workers
-    return 2 * SLICE_PAGES if quota_bound else SLICE_PAGES
-
-
-def plan_slices(
-    low: datetime, high: datetime, size: timedelta, count: int
-) -> list[tuple[datetime, datetime]]:
-    """[low, high) as slices of ``size`` (whole seconds, at least one), at most
-    ``count`` of them: the last takes the rest."""
-    step = max(SECOND, timedelta(seconds=int(size.total_seconds())))
-    slices = []
-    while len(slices) < count - 1 and step < high - low:
-        slices.append((low, low + step))
-        low += step
-    slices.append((low, high))
-    return slices
-
-
-def slice_size(
-    keyed: list[list[datetime]], floor: datetime, boundary: datetime, target_records: int
-) -> timedelta:
-    """How long a slice holding ``target_records`` records is, judged from the keys of
-    the pages read of [floor, boundary). A second holding more than a page (a bulk
-    import) counts as one page: it says little about its neighbours."""
-    per_second = Counter(
-        whole_second(key) for keys in keyed for key in keys if floor <= key < boundary
-    )
-    page = max(len(keys) for keys in keyed)
-    records = max(1, sum(min(count, page) for count in per_second.values()))
-    seconds = (boundary - floor).total_seconds()
-    return timedelta(seconds=min(target_records * seconds / records, _LONGEST))
-
-
-def _steady_pages(keyed: list[list[datetime]]) -> int:
-    """How many of the pages, counted back from the last, have about its density
-    (records a second over the page's reach): density seen before a jump (a quiet year
-    before growth, a gap before a burst) says nothing of what follows."""
-
-    def density(keys: list[datetime]) -> float:
-        reach = (max(keys) - min(keys)).total_seconds()
-        return len(keys) / max(reach, 1.0)
-
-    last = density(keyed[-1])
-    count = 1
-    for keys in reversed(keyed[:-1]):
-        if not last / STEADY <= density(keys) <= last * STEADY:
-            break
-        count += 1
-    return count
 
 
 class _Closed(Exception):
@@ -171,6 +117,8 @@ class SliceReader:
         on_piece: Callable[[Piece], None] | None = None,
         # Pages a slice is sized for.
         slice_pages: int = SLICE_PAGES,
+        # Bytes of pages read ahead kept in memory; more wait on disk (read/spill.py).
+        memory_budget: int = MEMORY_BUDGET,
     ) -> None:
         self.stream = stream
         self.key = key
@@ -185,6 +133,7 @@ class SliceReader:
         self.on_piece = on_piece
         self.slice_pages = slice_pages
         self.task_pages = slice_pages + 1
+        self.holding = Holding(memory_budget)
 
     def pages(self, start: datetime | None, end: datetime) -> Iterator[Any]:
         run = _SliceRun(self)
@@ -258,7 +207,13 @@ class _SliceRun:
         self.reader = reader
         self.stop = reader.stop
         self.workers = Workers(reader.workers, f"{reader.stream}-window", reader.stop)
-        self.schedule: Schedule[Piece] = Schedule(self.workers, 2 * reader.workers, self._run)
+        # Pieces read ahead of the writer: their pages wait in memory up to a budget
+        # and on disk beyond it, so the bound is wide enough to keep reading the pieces
+        # after one the writer waits on for seconds (a bulk import's second).
+        self.holding = reader.holding
+        self.schedule: Schedule[Piece] = Schedule(
+            self.workers, READ_AHEAD * reader.workers, self._run
+        )
 
     def add(self, pieces: list[Piece]) -> None:
         for piece in pieces:
@@ -269,11 +224,17 @@ class _SliceRun:
         self.workers.close()
         for piece in self.schedule.close():
             piece.feed.cancel()  # type: ignore[union-attr]
+            piece.spill.close()
 
     def items(self) -> Iterator[tuple[requests.Response, datetime | None, datetime, Any]]:
         """Each page to write, in key order: (response, low, high, cut or None)."""
         while (piece := self.schedule.next()) is not None:
-            yield from piece.feed  # type: ignore[union-attr]
+            try:
+                for item in piece.feed:  # type: ignore[union-attr]
+                    self.holding.release(item[0])
+                    yield item
+            finally:
+                piece.spill.close()
             self.schedule.done()
 
     def _check(self) -> None:
@@ -300,13 +261,14 @@ class _SliceRun:
         except BaseException as exc:  # handed to the reader, raised there in its turn
             feed.put(exc)
 
-    @staticmethod
-    def _put(piece: Piece, response: requests.Response, keys: list[datetime]) -> None:
+    def _put(self, piece: Piece, response: requests.Response, keys: list[datetime]) -> None:
         cut = piece.cut
         if keys and min(keys) >= cut:
             return  # every record of the page belongs to a later piece
         needs_cut = bool(keys) and max(keys) >= cut
-        piece.feed.put((response, piece.low, piece.high, cut if needs_cut else None))  # type: ignore[union-attr]
+        page = self.holding.keep(response, piece.spill)
+        if not piece.feed.put((page, piece.low, piece.high, cut if needs_cut else None)):  # type: ignore[union-attr]
+            self.holding.release(page)  # the reader walked away: never taken
 
     def _fetch(self, piece: Piece) -> tuple[list[Fetched], list[Fetched], str | None]:
         """Up to the reader's ``task_pages`` pages of the piece (one more once its first
@@ -390,7 +352,7 @@ class _SliceRun:
         slices sized from the density its pages showed in [floor, edge), planned for
         HORIZON times the pages seen at that density: an empty stretch after them costs
         a request or two, and a long dense one is planned ever further ahead."""
-        steady = _steady_pages(keyed)
+        steady = steady_pages(keyed)
         start = max(floor, whole_second(min(keyed[-steady])))
         if start >= edge:  # the steady pages all lie in the edge's second
             steady, start = len(keyed), floor

@@ -1,0 +1,85 @@
+"""Pages read ahead of the writer: in memory up to a budget, on disk beyond it.
+
+Records come out in key order, so while the writer waits on one slow piece (a bulk
+import's second, read one page after another through its cursor) the workers read the
+pieces after it and their pages wait. Kept in memory, those pages bound how far ahead
+the workers may go; past a budget of bytes their bodies go to a temporary file of their
+piece instead (unlinked from the start, so nothing is left behind by a killed run), and
+the read-ahead costs disk, not memory. The reader uses a page's ``content`` and ``url``
+only, which a page on disk has too.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from typing import IO, Any
+
+# Bytes of page bodies held in memory across one read's pieces; more go to disk.
+MEMORY_BUDGET = 96 * 1024 * 1024
+
+
+class SpilledPage:
+    """A response whose body waits in its piece's file until the reader takes it."""
+
+    __slots__ = ("_file", "_length", "_offset", "url")
+
+    def __init__(self, url: str, file: IO[bytes], offset: int, length: int) -> None:
+        self.url = url
+        self._file = file
+        self._offset = offset
+        self._length = length
+
+    @property
+    def content(self) -> bytes:
+        return os.pread(self._file.fileno(), self._length, self._offset)
+
+
+class PageFile:
+    """One piece's pages on disk, appended by the piece's one task at a time."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._end = 0
+
+    def add(self, url: str, content: bytes) -> SpilledPage:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="tap-klaviyo-")  # noqa: SIM115 (closed with its piece)
+        offset = self._end
+        written = 0
+        while written < len(content):
+            written += os.pwrite(self._file.fileno(), content[written:], offset + written)
+        self._end += len(content)
+        return SpilledPage(url, self._file, offset, len(content))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class Holding:
+    """The bytes of page bodies a read holds in memory, and where the rest go."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held = 0
+        self.spilled = 0  # pages sent to disk so far (logs, tests)
+        self._lock = threading.Lock()
+
+    def keep(self, response: Any, file: PageFile) -> Any:
+        """The response itself while the budget allows, else its body on disk."""
+        content = response.content
+        with self._lock:
+            if self.held + len(content) <= self.budget:
+                self.held += len(content)
+                return response
+            self.spilled += 1
+        return file.add(response.url, content)
+
+    def release(self, page: Any) -> None:
+        """The reader has taken ``page``: its bytes no longer count."""
+        if not isinstance(page, SpilledPage):
+            with self._lock:
+                self.held -= len(page.content)
