@@ -570,6 +570,33 @@ def test_the_range_after_a_bulk_second_is_read_while_the_reader_waits_for_it() -
     assert reader.holding.held == 0  # every page held was written
 
 
+def test_a_page_ending_in_a_heavy_second_reads_it_on_through_the_same_cursor() -> None:
+    # A day and a half of records, then a campaign's send: five pages' worth of events in
+    # one second, then more records. The page that reaches the send ends in it.
+    rng = random.Random(9)
+    send = BASE + timedelta(hours=36, seconds=17)
+    stamps = [BASE + timedelta(seconds=rng.randrange(36 * 3600)) for _ in range(30)]
+    stamps += [send] * 100
+    stamps += [send + timedelta(seconds=1 + rng.randrange(86_400)) for _ in range(200)]
+    endpoint = Endpoint(stamps, 20)
+    pieces: list[Piece] = []
+    reader = endpoint.reader(4, on_piece=pieces.append)
+    records = [r["id"] for page in reader.pages(BASE, BASE + timedelta(days=3)) for r in page]
+    assert records == [r["id"] for r in endpoint.records]
+    # No query starts over in the send's second: it is read on from the page that reached
+    # it, and what follows it is a slice of its own from the next second, read meanwhile.
+    lows = [low for low, _ in endpoint.queries]
+    assert send not in lows
+    assert send + timedelta(seconds=1) in lows
+    assert any(p.continued and p.cut == send + timedelta(seconds=1) for p in pieces)
+    # Each page of the send's second is asked for once: the page that reached it held
+    # ten of its records, the 90 others start five pages (seven when its query started
+    # over from its first record).
+    in_send = [first for first in endpoint.served if first == send]
+    print(f"{endpoint.requests} requests, {len(in_send)} starting in the send's second")
+    assert len(in_send) == 5
+
+
 @pytest.mark.parametrize("workers", [4, 16])
 def test_an_empty_stretch_costs_a_request_or_two(workers: int) -> None:
     # Ten dense hours of five pages each, a month apart.

@@ -10,7 +10,8 @@ were seen at that density (a quiet stretch before a jump in density counts for n
 the rest is one piece, read (and split) in turn. A task reads at most one page more than a
 slice's and cuts what is left of its piece the same way. A single second holding more
 than a page (a bulk import) is read on its own, a task's pages at a time through the
-query's cursor, while everything after it goes on in parallel. An empty stretch costs a
+query's cursor, while everything after it goes on in parallel; as soon as a page ends in
+a second holding half its records, that cursor reads on into it. An empty stretch costs a
 request or two: the first page of the piece after it says where records resume.
 
 Pieces never overlap and are handed to the reader in key order, so records come out
@@ -298,6 +299,11 @@ class _SliceRun:
                 starts = whole_second(min(keys))
                 while len(held) > 1 and (not held[0][1] or max(held[0][1]) < starts):
                     self._put(piece, *held.pop(0))
+                if link is not None and self._heavy_tail(piece, keys):
+                    # The piece's cut is final now: what it holds goes to the reader.
+                    for page in held:
+                        self._put(piece, *page)
+                    held.clear()
             if link is None or (keys and min(keys) >= piece.cut):
                 # The last page, or one past the cut: by the rule in the module's
                 # docstring no later page holds a key before it.
@@ -314,6 +320,21 @@ class _SliceRun:
                     self.add(ahead)
                     budget = reader.task_pages + 1
         return fetched, held, link
+
+    def _heavy_tail(self, piece: Piece, keys: list[datetime]) -> bool:
+        """When a page ends in a second holding half its records or more (a bulk import,
+        a campaign's send), the piece ends with that second, read on through this query's
+        cursor (its next page is in that second already), and the rest of its range is a
+        new slice, read meanwhile: found a page sooner, and without starting the second's
+        query over, than when a later page shows the second fills it."""
+        last = whole_second(max(keys))
+        heavy = sum(1 for key in keys if key >= last)
+        if heavy < 2 or 2 * heavy < len(keys) or last + SECOND >= piece.cut:
+            return False
+        rest = Piece(low=last + SECOND, high=piece.cut, cut=piece.cut)
+        piece.cut, piece.continued = last + SECOND, True
+        self.add([rest])
+        return True
 
     def _ahead(self, piece: Piece, keys: list[datetime]) -> list[Piece]:
         """After a piece's first page: when the page shows the piece holds more than a
