@@ -21,9 +21,8 @@ MEMORY_BUDGET = 96 * 1024 * 1024
 
 
 class SpilledPage:
-    """A response whose body waits in its piece's file until the reader takes it."""
-
-    __slots__ = ("_file", "_length", "_offset", "url")
+    """A response whose body waits in its piece's file until the reader takes it (no
+    slots: helpers may note what they parsed on a response, as on any other)."""
 
     def __init__(self, url: str, file: IO[bytes], offset: int, length: int) -> None:
         self.url = url
