@@ -117,7 +117,7 @@ def test_derived_values() -> None:
     assert settings.end == datetime(2024, 2, 1, 10, tzinfo=timezone.utc)
     assert settings.workers == 1 and settings.streams_at_once == 1
     assert DEFAULTS.start is None and DEFAULTS.end is None
-    assert DEFAULTS.workers == 16 and DEFAULTS.streams_at_once == 4
+    assert DEFAULTS.workers == 16 and DEFAULTS.streams_at_once == 8
 
 
 @pytest.mark.parametrize(

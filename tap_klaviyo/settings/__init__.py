@@ -80,7 +80,7 @@ class Settings:
     max_workers: int = 16
     # None: the CPU count, at most 4 (tap_klaviyo.write.render.default_processes).
     render_processes: int | None = None
-    parallel_streams: int = 4
+    parallel_streams: int = 8
     # A progress line per running stream this often; 0 turns them off (the summary stays).
     progress_seconds: float = 30
     emit_activate_version_messages: bool = False

@@ -118,7 +118,8 @@ def config_schema() -> dict[str, Any]:
             default=_default("parallel_streams"),
             title="Streams at once",
             description="How many top-level streams (each with its children) sync at the "
-            "same time. Klaviyo's quotas are per endpoint, so they do not compete.",
+            "same time. Klaviyo's quotas are per endpoint, so they do not compete; the "
+            "default leaves five beside events, profiles and metrics for the short ones.",
         ),
         th.Property(
             "progress_seconds",
