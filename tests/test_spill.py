@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import requests
 
 from tap_klaviyo.read.spill import Holding, PageFile, SpilledPage
@@ -60,3 +61,13 @@ def test_a_pieces_file_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
     assert os.listdir(tmp_path) == []
     assert spilled.content == b"x" * 10
     file.close()
+
+
+def test_a_page_file_let_go_takes_no_more_pages() -> None:
+    file = PageFile()
+    kept = file.add("https://a.klaviyo.com/api/events", b"x" * 10)
+    assert kept.content == b"x" * 10
+    file.close()
+    # A task still reading for a piece nobody reads any more ends at its next page.
+    with pytest.raises(OSError, match="let go"):
+        file.add("https://a.klaviyo.com/api/events", b"y" * 10)

@@ -36,26 +36,37 @@ class SpilledPage:
 
 
 class PageFile:
-    """One piece's pages on disk, appended by the piece's one task at a time."""
+    """One piece's pages on disk, appended by the piece's one task at a time. The reader
+    closes it, possibly while that task still runs (a run that stops): the lock keeps a
+    write from reaching a descriptor number the process has given to another file since."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
         self._end = 0
+        self._closed = False
+        self._lock = threading.Lock()
 
     def add(self, url: str, content: bytes) -> SpilledPage:
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="tap-klaviyo-")  # noqa: SIM115 (closed with its piece)
-        offset = self._end
-        written = 0
-        while written < len(content):
-            written += os.pwrite(self._file.fileno(), content[written:], offset + written)
-        self._end += len(content)
-        return SpilledPage(url, self._file, offset, len(content))
+        with self._lock:
+            if self._closed:
+                # Only a task whose piece nobody reads any more gets here; its feed is
+                # cancelled, so this ends the task and goes no further.
+                raise OSError("the piece's pages were let go")
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="tap-klaviyo-")  # noqa: SIM115 (closed with its piece)
+            offset = self._end
+            written = 0
+            while written < len(content):
+                written += os.pwrite(self._file.fileno(), content[written:], offset + written)
+            self._end += len(content)
+            return SpilledPage(url, self._file, offset, len(content))
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 class Holding:
