@@ -75,7 +75,7 @@ class Holding:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.held = 0
-        self.spilled = 0  # pages sent to disk so far (logs, tests)
+        self.spilled = 0  # pages sent to disk so far (tests look)
         self._lock = threading.Lock()
 
     def keep(self, response: Any, file: PageFile) -> Any:

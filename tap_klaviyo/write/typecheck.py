@@ -141,9 +141,8 @@ class Checker:
                 pass
             else:
                 for name in self.plain_date_times:
-                    member = value.get(name)
-                    if type(member) is str and member[10:11] == " ":
-                        value[name] = f"{member[:10]}T{member[11:]}"
+                    if name in value:
+                        rfc3339_member(value, name)
                 for name, checker in self.other_properties.items():
                     if name in value:
                         problem = checker.check_member(value, name, path)
@@ -165,10 +164,17 @@ class Checker:
         return None
 
     def check_member(self, parent: dict[str, Any], name: str, path: tuple) -> Problem | None:
-        member = parent[name]
-        if self.date_time and type(member) is str and len(member) > 10 and member[10] == " ":
-            member = parent[name] = f"{member[:10]}T{member[11:]}"
+        member = rfc3339_member(parent, name) if self.date_time else parent[name]
         return self(member, (*path, name))
+
+
+def rfc3339_member(parent: dict[str, Any], name: str) -> Any:
+    """``parent[name]``, a date-time Klaviyo sent with a space for the ``T`` put in
+    RFC 3339 form on the way (targets check it)."""
+    member = parent[name]
+    if type(member) is str and member[10:11] == " ":
+        member = parent[name] = f"{member[:10]}T{member[11:]}"
+    return member
 
 
 class Problem(str):
