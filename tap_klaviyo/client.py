@@ -42,6 +42,7 @@ from tap_klaviyo.transport.ratelimit import limiter_for
 from tap_klaviyo.write.derive import Derived, Explode, FromIncluded
 from tap_klaviyo.write.lines import LeanWriter
 from tap_klaviyo.write.paths import Output, OutputFacts, choose_output
+from tap_klaviyo.write.render import Renders
 from tap_klaviyo.write.renderer import PageRenderer
 
 Page = list[dict[str, Any]]
@@ -323,7 +324,7 @@ class KlaviyoStream(
         RENDERED: pages from parallel slices, written a page at a time)."""
         return self.output is Output.RENDERED
 
-    def _render_for(self, context: Context | None) -> tuple[Any, int] | None:
+    def _render_for(self, context: Context | None) -> Renders | None:
         """How sliced pages of ``context`` render in the tap's worker processes, if any."""
         pool = self.run_tap.render_pool if self.renders_in_processes else None
         return pool.renders_for(self.name, self.stream_version, context) if pool else None

@@ -24,9 +24,9 @@ class CountingPool(RenderPool):
 
     submitted = 0
 
-    def submit(self, stream_name: str, *args: Any) -> Any:
+    def submit(self, stream_name: str, *args: Any, **kwargs: Any) -> Any:
         CountingPool.submitted += 1
-        return super().submit(stream_name, *args)
+        return super().submit(stream_name, *args, **kwargs)
 
 
 @pytest.fixture
@@ -201,3 +201,58 @@ def test_a_worker_orphaned_before_it_starts_still_leaves() -> None:
         assert child.exitcode == 0, "a worker whose tap is gone kept running"
     finally:
         child.kill()
+
+
+class Slow:
+    """A stream whose renders take a while and give back what they were given."""
+
+    class renderer:
+        @staticmethod
+        def render_body(content: bytes, *rest: Any) -> bytes:
+            time.sleep(0.1)
+            return content
+
+
+def finishing_order(futures: list[Any]) -> list[bytes]:
+    done: list[bytes] = []
+    for future in futures:
+        future.add_done_callback(lambda f: done.append(f.result()))
+    for future in futures:
+        future.result(timeout=30)
+    return done
+
+
+def test_pages_asked_for_render_before_pages_fetched_ahead() -> None:
+    pool = RenderPool({"slow": Slow}, 1)
+    try:
+        # Pages fetched ahead take only a process that is idle: one at a time here.
+        ahead = [pool.submit("slow", b"ahead %d" % n, ahead=True) for n in range(4)]
+        now = pool.submit("slow", b"now")
+        assert finishing_order([*ahead, now]) == [
+            b"ahead 0",
+            b"now",
+            b"ahead 1",
+            b"ahead 2",
+            b"ahead 3",
+        ]
+        # A page queued ahead that the writer comes to goes before the rest.
+        ahead = [pool.submit("slow", b"ahead %d" % n, ahead=True) for n in range(3)]
+        pool.needed(ahead[2])
+        assert finishing_order(ahead) == [b"ahead 0", b"ahead 2", b"ahead 1"]
+    finally:
+        pool.close()
+
+
+def test_a_finished_read_drops_its_renders_not_started() -> None:
+    pool = RenderPool({"slow": Slow}, 1)
+    try:
+        mine, other = object(), object()
+        started = pool.submit("slow", b"first", ahead=True, owner=mine)
+        queued = [pool.submit("slow", b"%d" % n, ahead=True, owner=mine) for n in range(3)]
+        kept = pool.submit("slow", b"kept", ahead=True, owner=other)
+        pool.drop(mine)
+        assert all(future.cancelled() for future in queued)
+        assert started.result(timeout=30) == b"first"
+        assert kept.result(timeout=30) == b"kept"
+    finally:
+        pool.close()

@@ -159,46 +159,91 @@ def test_keys_that_are_not_date_times_stop_the_stream() -> None:
     assert api.slices == []
 
 
-def test_rendered_pages_come_back_in_order_from_the_render_function() -> None:
-    api = Api([BASE + timedelta(minutes=7 * m) for m in range(300)], page_size=10)
-    end = BASE + timedelta(days=2)
-    asked: list[tuple[datetime, datetime]] = []
-    cuts: list[datetime] = []
+class Renders:
+    """Pages "rendered" to their ids at once when asked for ``now``; those sent
+    ``ahead`` wait until ``needed`` (or ``drop``), as in a pool whose processes are busy."""
 
-    def render(
-        response: requests.Response, low: datetime, high: datetime, cut: datetime | None
-    ) -> Future[Any]:
-        asked.append((low, high))
-        records = api.decode(response, low, high)
+    def __init__(self, api: Api, depth: int, fail: BaseException | None = None) -> None:
+        self.api = api
+        self.depth = depth
+        self.fail = fail
+        self.asked: list[tuple[datetime | None, datetime]] = []
+        self.cuts: list[datetime] = []
+        self.waiting: dict[Future[Any], Callable[[], list[str]]] = {}
+        self.ahead_count = self.now_count = self.dropped = 0
+
+    def _render(
+        self, response: requests.Response, low: datetime | None, high: datetime, cut: Any
+    ) -> Callable[[], list[str]]:
+        self.asked.append((low, high))
         if cut is not None:
-            cuts.append(cut)
-            records = [r for r in records if parse_datetime(r["datetime"]) < cut]
+            self.cuts.append(cut)
+
+        def render() -> list[str]:
+            records = self.api.decode(response, low, high)
+            if cut is not None:
+                records = [r for r in records if parse_datetime(r["datetime"]) < cut]
+            return [r["id"] for r in records]
+
+        return render
+
+    def now(
+        self, response: Any, start: datetime | None, end: datetime, cut: Any = None
+    ) -> Future[Any]:
+        self.now_count += 1
         done: Future[Any] = Future()
-        done.set_result([r["id"] for r in records])
+        if self.fail is not None:
+            done.set_exception(self.fail)
+        else:
+            done.set_result(self._render(response, start, end, cut)())
         return done
 
+    def ahead(
+        self, response: Any, start: datetime | None, end: datetime, cut: Any = None
+    ) -> Future[Any]:
+        self.ahead_count += 1
+        later: Future[Any] = Future()
+        self.waiting[later] = self._render(response, start, end, cut)
+        return later
+
+    def needed(self, future: Future[Any]) -> None:
+        render = self.waiting.pop(future, None)
+        if render is not None:
+            future.set_result(render())
+
+    def drop(self) -> None:
+        self.dropped += len(self.waiting)
+        self.waiting.clear()
+
+
+@pytest.mark.parametrize("budget", [0, 10**9], ids=["on disk", "in memory"])
+def test_rendered_pages_come_back_in_order_from_the_renders(budget: int) -> None:
+    api = Api([BASE + timedelta(minutes=7 * m) for m in range(300)], page_size=10)
+    end = BASE + timedelta(days=2)
+    renders = Renders(api, depth=4)
     pieces: list[Piece] = []
-    reader = api.reader(render=render, render_ahead=4, on_piece=pieces.append)
+    reader = api.reader(renders=renders, on_piece=pieces.append, memory_budget=budget)
     pages = list(reader.pages(BASE, end))
     # Every page goes to the renderer with its query's bounds, and a page holding
     # records past its piece's cut with that cut, to drop them there.
     assert [r for page in pages for r in page] == [r["id"] for r in api.records]
-    assert set(asked) <= set(api.queries) and len(asked) == len(pages)
-    assert cuts and set(cuts) <= {piece.cut for piece in pieces}
+    assert set(renders.asked) <= set(api.queries) and len(renders.asked) == len(pages)
+    assert renders.cuts and set(renders.cuts) <= {piece.cut for piece in pieces}
+    # Pages held in memory are sent to render as they are fetched, pages on disk only
+    # when the writer is about to write them; nothing is left waiting.
+    if budget:
+        assert (renders.ahead_count, renders.now_count) == (len(pages), 0)
+    else:
+        assert (renders.ahead_count, renders.now_count) == (0, len(pages))
+    assert not renders.waiting and renders.dropped == 0
 
 
 def test_a_dead_render_process_stops_the_stream_in_one_line() -> None:
     api = Api([BASE + timedelta(minutes=7 * m) for m in range(100)], page_size=10)
-
-    def render(
-        response: requests.Response, low: datetime, high: datetime, cut: datetime | None
-    ) -> Future[Any]:
-        broken: Future[Any] = Future()
-        broken.set_exception(BrokenProcessPool("A child process terminated abruptly"))
-        return broken
-
+    renders = Renders(api, depth=2, fail=BrokenProcessPool("A child process terminated abruptly"))
     with pytest.raises(KlaviyoError) as caught:
-        list(api.reader(render=render, render_ahead=2).pages(BASE, BASE + timedelta(days=1)))
+        reader = api.reader(renders=renders, memory_budget=0)
+        list(reader.pages(BASE, BASE + timedelta(days=1)))
     assert str(caught.value) == (
         "Stream 'events': a worker process rendering its records stopped unexpectedly "
         "(out of memory?); set render_processes to 0 to render them in the tap's own process."

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -17,6 +16,7 @@ from tap_klaviyo.read.pages import Produce, feed_of, paginate
 from tap_klaviyo.read.prefetch import Prefetcher
 from tap_klaviyo.read.query import Query
 from tap_klaviyo.read.recovery import Recovery, read_recovering
+from tap_klaviyo.read.renders import PageRenders
 from tap_klaviyo.read.sizing import pages_per_slice
 from tap_klaviyo.read.slices import SliceReader
 from tap_klaviyo.stopping import NEVER, Stop
@@ -24,8 +24,6 @@ from tap_klaviyo.stopping import NEVER, Stop
 Context = Mapping[str, Any]
 Page = list[dict[str, Any]]
 Bounds = tuple[datetime | None, datetime]
-# (response, slice start, slice end) -> a Future of the rendered page.
-Render = Callable[[requests.Response, datetime, datetime], Future[Any]]
 
 
 class Reader:
@@ -102,15 +100,15 @@ class Reader:
         self,
         context: Context | None,
         bounds: Callable[[Context | None, bool], Bounds],
-        render: tuple[Render, int] | None = None,
+        renders: PageRenders | None = None,
     ) -> Iterator[Page]:
         """Pages of records for one context. ``bounds(context, resume)`` gives the run
         bounds (after a stale cursor, resuming from the records written so far);
-        ``render`` renders sliced pages elsewhere, that many pages ahead."""
+        ``renders`` renders sliced pages elsewhere."""
         if self.forbidden:
             return
         outcome = yield from read_recovering(
-            lambda restarted: self._attempt(context, lambda: bounds(context, restarted), render),
+            lambda restarted: self._attempt(context, lambda: bounds(context, restarted), renders),
             stream=self.stream,
             is_child=self.is_child,
             ignore_forbidden=self.ignore_forbidden,
@@ -126,7 +124,7 @@ class Reader:
         self,
         context: Context | None,
         bounds: Callable[[], Bounds],
-        render: tuple[Render, int] | None,
+        renders: PageRenders | None,
     ) -> Iterator[Page]:
         fetched = self.prefetcher.take(context) if self.prefetcher else None
         if fetched is not None:
@@ -150,8 +148,7 @@ class Reader:
             # The paginator's token for a link is its parsed URL (BaseHATEOASPaginator).
             follow=lambda link: self.send(self.request_for(context, urlparse(link), None)),
             decode=self.decode,
-            render=render[0] if render else None,
-            render_ahead=render[1] if render else 0,
+            renders=renders,
             stop=self.stop,
         )
         yield from reader.pages(start, end)

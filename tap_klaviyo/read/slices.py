@@ -20,7 +20,9 @@ the reader as soon as it is known to be whole. Workers take pieces in that order
 so the piece the reader waits for runs first. The pieces submitted but not yet read
 are capped (READ_AHEAD per worker), and the pages they hold past a memory budget wait
 on disk (read/spill.py): while the reader waits for a bulk second, the range after it
-is read meanwhile without memory growing with it.
+is read meanwhile without memory growing with it. Pages held in memory go to be rendered
+as they arrive (read/renders.py), on worker processes that would otherwise be idle, so
+the pages after a bulk second are ready to write when its last page comes.
 
 Klaviyo can return a page's records slightly out of order. What this relies on: no
 page holds a key below the smallest key of a page before it.
@@ -29,7 +31,6 @@ page holds a key below the smallest key of a page before it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +42,7 @@ from tap_klaviyo.dates import parse_datetime, whole_second
 from tap_klaviyo.errors import KlaviyoError
 from tap_klaviyo.read.feeds import Feed, Schedule, Workers, in_order
 from tap_klaviyo.read.keys import read_keys
+from tap_klaviyo.read.renders import PageRenders, RenderingPage
 from tap_klaviyo.read.sizing import (
     HORIZON,
     SECOND,
@@ -49,7 +51,7 @@ from tap_klaviyo.read.sizing import (
     slice_size,
     steady_pages,
 )
-from tap_klaviyo.read.spill import MEMORY_BUDGET, Holding, PageFile
+from tap_klaviyo.read.spill import MEMORY_BUDGET, Holding, PageFile, SpilledPage
 from tap_klaviyo.stopping import NEVER, Stop
 from tap_klaviyo.transport.jsonapi import next_link
 
@@ -110,9 +112,8 @@ class SliceReader:
         # The page a response's ``links.next`` leads to.
         follow: Callable[[str], requests.Response],
         decode: Callable[[requests.Response, datetime | None, datetime | None], Page],
-        # A page rendered elsewhere: (response, low, high, cut or None).
-        render: Callable[..., Future[Any]] | None = None,
-        render_ahead: int = 0,
+        # Pages rendered elsewhere; None: decoded here.
+        renders: PageRenders | None = None,
         stop: Stop = NEVER,
         # Told of each piece once its task knows where the piece ends (tests, logs).
         on_piece: Callable[[Piece], None] | None = None,
@@ -128,8 +129,7 @@ class SliceReader:
         self.first_response = first_response
         self.follow = follow
         self.decode = decode
-        self.render = render
-        self.render_ahead = render_ahead
+        self.renders = renders
         self.stop = stop
         self.on_piece = on_piece
         self.slice_pages = slice_pages
@@ -140,8 +140,8 @@ class SliceReader:
         run = _SliceRun(self)
         run.add([Piece(low=start, high=end, cut=end)])
         try:
-            ahead = self.render_ahead if self.render is not None else 0
-            yield from in_order(run.items(), self._page, ahead, self.stop)
+            depth = self.renders.depth if self.renders is not None else 0
+            yield from in_order(run.items(), self._page, depth, self.stop)
         except BrokenProcessPool:
             raise KlaviyoError(
                 f"Stream '{self.stream}': a worker process rendering its records stopped "
@@ -150,6 +150,8 @@ class SliceReader:
             ) from None
         finally:
             run.close()
+            if self.renders is not None:
+                self.renders.drop()
 
     # ---- on the reader's thread --------------------------------------------------
 
@@ -157,10 +159,13 @@ class SliceReader:
         self, item: tuple[requests.Response, datetime | None, datetime, datetime | None]
     ) -> Any:
         response, low, high, cut = item
-        if self.render is not None:
+        if isinstance(response, RenderingPage):
+            self.renders.needed(response.future)  # type: ignore[union-attr]
+            return response.future
+        if self.renders is not None:
             # Rendered in a worker process, a few pages ahead of the one being written;
             # records from the cut on are dropped there.
-            return self.render(response, low, high, cut)  # type: ignore[arg-type]
+            return self.renders.now(response, low, high, cut)
         if cut is not None:
             # Records from the cut on belong to later pieces: this page is decoded here.
             key = self.key
@@ -268,6 +273,12 @@ class _SliceRun:
             return  # every record of the page belongs to a later piece
         needs_cut = bool(keys) and max(keys) >= cut
         page = self.holding.keep(response, piece.spill)
+        renders = self.reader.renders
+        if renders is not None and not isinstance(page, SpilledPage):
+            # Rendered now if a process is idle, the body let go; a page on disk waits
+            # for the writer, so the read-ahead past the budget stays on disk.
+            future = renders.ahead(page, piece.low, piece.high, cut if needs_cut else None)
+            page = RenderingPage(future, len(response.content))
         if not piece.feed.put((page, piece.low, piece.high, cut if needs_cut else None)):  # type: ignore[union-attr]
             self.holding.release(page)  # the reader walked away: never taken
 

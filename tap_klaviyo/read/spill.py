@@ -16,6 +16,8 @@ import tempfile
 import threading
 from typing import IO, Any
 
+from tap_klaviyo.read.renders import RenderingPage
+
 # Bytes of page bodies held in memory across one read's pieces; more go to disk.
 MEMORY_BUDGET = 96 * 1024 * 1024
 
@@ -90,6 +92,8 @@ class Holding:
 
     def release(self, page: Any) -> None:
         """The reader has taken ``page``: its bytes no longer count."""
-        if not isinstance(page, SpilledPage):
-            with self._lock:
-                self.held -= len(page.content)
+        if isinstance(page, SpilledPage):
+            return
+        size = page.size if isinstance(page, RenderingPage) else len(page.content)
+        with self._lock:
+            self.held -= size

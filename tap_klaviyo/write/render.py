@@ -11,12 +11,14 @@ would write itself.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,8 +79,29 @@ def default_processes() -> int:
     return min(4, os.cpu_count() or 1) if can_fork() else 0
 
 
+# Ranks in the pool's queue: pages the writer is about to write, then pages rendered ahead.
+_NOW, _AHEAD = 0, 1
+
+
+@dataclass(order=True)
+class _Job:
+    rank: tuple[int, int]
+    stream_name: str = field(compare=False)
+    args: tuple[Any, ...] = field(compare=False)
+    future: Future[RenderedPage] = field(compare=False)
+    owner: object = field(compare=False, default=None)
+
+
 class RenderPool:
-    """Worker processes rendering pages for the tap's streams."""
+    """Worker processes rendering pages for the tap's streams.
+
+    Pages are queued by rank: those the writer asked for (a few pages ahead of the one it
+    writes) first, in the order asked, and pages fetched further ahead whenever fewer
+    renders than processes are under way. A writer waiting on a slow piece (a bulk
+    import's second, read through one cursor) would otherwise leave every page fetched
+    after it to render once it is written, a second or more after the last fetch; the
+    idle processes render them meanwhile, and a page asked for goes before them all.
+    """
 
     def __init__(self, streams: dict[str, Any], processes: int) -> None:
         _streams.clear()
@@ -93,25 +116,145 @@ class RenderPool:
         # With fork, every process is started at the first submit, before the pool's
         # own thread: call it now, while this is still the only thread.
         self._pool.submit(int).result()
+        self._lock = threading.Lock()
+        self._queue: list[_Job] = []
+        self._queued: dict[Future[RenderedPage], _Job] = {}
+        self._running = 0
+        self._order = itertools.count()
 
-    def submit(self, stream_name: str, *args: Any) -> Future[RenderedPage]:
-        return self._pool.submit(_render, stream_name, *args)
+    def submit(
+        self, stream_name: str, *args: Any, ahead: bool = False, owner: object = None
+    ) -> Future[RenderedPage]:
+        """A page's render, queued at its rank; ``owner`` may ``drop`` it while queued."""
+        job = _Job((_AHEAD if ahead else _NOW, next(self._order)), stream_name, args, Future())
+        job.owner = owner
+        with self._lock:
+            heapq.heappush(self._queue, job)
+            self._queued[job.future] = job
+        self._pump()
+        return job.future
+
+    def needed(self, future: Future[RenderedPage]) -> None:
+        """The writer is about to write a page queued ahead: it goes first."""
+        with self._lock:
+            job = self._queued.get(future)
+            if job is not None and job.rank[0] == _AHEAD:
+                job.rank = (_NOW, next(self._order))
+                heapq.heapify(self._queue)
+        self._pump()
+
+    def drop(self, owner: object) -> None:
+        """Cancel ``owner``'s renders not yet handed to a process (its read is over)."""
+        with self._lock:
+            dropped = [job for job in self._queue if job.owner is owner]
+            self._queue = [job for job in self._queue if job.owner is not owner]
+            heapq.heapify(self._queue)
+            for job in dropped:
+                del self._queued[job.future]
+        for job in dropped:
+            job.future.cancel()
+
+    def _pump(self) -> None:
+        # Twice as many renders as processes keep every process busy between results;
+        # pages rendered ahead only take a process that would otherwise be idle.
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return
+                limit = self.processes * (2 if self._queue[0].rank[0] == _NOW else 1)
+                if self._running >= limit:
+                    return
+                job = heapq.heappop(self._queue)
+                del self._queued[job.future]
+                self._running += 1
+            try:
+                inner = self._pool.submit(_render, job.stream_name, *job.args)
+            except BaseException as exc:  # a broken or closed pool: the writer raises it
+                with self._lock:
+                    self._running -= 1
+                job.future.set_exception(exc)
+                continue
+            inner.add_done_callback(lambda done, outer=job.future: self._finished(done, outer))
+
+    def _finished(self, inner: Future[RenderedPage], outer: Future[RenderedPage]) -> None:
+        with self._lock:
+            self._running -= 1
+        if outer.cancelled():
+            pass  # the pool closed while it rendered
+        elif inner.cancelled():
+            outer.cancel()
+        elif inner.exception() is not None:
+            outer.set_exception(inner.exception())
+        else:
+            outer.set_result(inner.result())
+        self._pump()
 
     def renders_for(
         self, stream_name: str, version: int | None, context: Mapping[str, Any] | None
-    ) -> tuple[Callable[..., Future[RenderedPage]], int]:
-        """How one context's fetched pages go to the workers, and how many pages
-        ahead of the one being written they may render."""
-        partition = dict(context) if context else None
-
-        def render(
-            response: Any, start: datetime, end: datetime, cut: datetime | None = None
-        ) -> Future[RenderedPage]:
-            return self.submit(
-                stream_name, response.content, response.url, start, end, version, partition, cut
-            )
-
-        return render, 2 * self.processes
+    ) -> Renders:
+        """How one context's fetched pages go to the workers."""
+        return Renders(self, stream_name, version, dict(context) if context else None)
 
     def close(self) -> None:
+        with self._lock:
+            queued, self._queue = self._queue, []
+            self._queued.clear()
+        for job in queued:
+            job.future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Renders:
+    """One context's pages rendered in the pool (read/slices.py's ``PageRenders``)."""
+
+    def __init__(
+        self,
+        pool: RenderPool,
+        stream_name: str,
+        version: int | None,
+        partition: dict[str, Any] | None,
+    ) -> None:
+        self.pool = pool
+        self.stream_name = stream_name
+        self.version = version
+        self.partition = partition
+        # Pages ahead of the one being written whose renders the writer asks for.
+        self.depth = 2 * pool.processes
+
+    def now(
+        self, response: Any, start: datetime | None, end: datetime, cut: datetime | None = None
+    ) -> Future[RenderedPage]:
+        return self._submit(response, start, end, cut, ahead=False)
+
+    def ahead(
+        self, response: Any, start: datetime | None, end: datetime, cut: datetime | None = None
+    ) -> Future[RenderedPage]:
+        return self._submit(response, start, end, cut, ahead=True)
+
+    def needed(self, future: Future[RenderedPage]) -> None:
+        self.pool.needed(future)
+
+    def drop(self) -> None:
+        self.pool.drop(self)
+
+    def _submit(
+        self,
+        response: Any,
+        start: datetime | None,
+        end: datetime,
+        cut: datetime | None,
+        *,
+        ahead: bool,
+    ) -> Future[RenderedPage]:
+        return self.pool.submit(
+            self.stream_name,
+            response.content,
+            response.url,
+            start,
+            end,
+            self.version,
+            self.partition,
+            cut,
+            ahead=ahead,
+            owner=self,
+        )
