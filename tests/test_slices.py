@@ -215,6 +215,10 @@ class Renders:
         self.dropped += len(self.waiting)
         self.waiting.clear()
 
+    @staticmethod
+    def size(rendered: list[str]) -> int:
+        return 10 * len(rendered)
+
 
 @pytest.mark.parametrize("budget", [0, 10**9], ids=["on disk", "in memory"])
 def test_rendered_pages_come_back_in_order_from_the_renders(budget: int) -> None:

@@ -4,6 +4,7 @@ byte for byte."""
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future
 
 import pytest
 import requests
@@ -71,3 +72,42 @@ def test_a_page_file_let_go_takes_no_more_pages() -> None:
     # A task still reading for a piece nobody reads any more ends at its next page.
     with pytest.raises(OSError, match="let go"):
         file.add("https://a.klaviyo.com/api/events", b"y" * 10)
+
+
+class Lines:
+    """Renders that come back when the test says, each ``len(body) // 2`` bytes long."""
+
+    def __init__(self) -> None:
+        self.futures: list[Future[bytes]] = []
+
+    def ahead(self, response: requests.Response, *bounds: object) -> Future[bytes]:
+        future: Future[bytes] = Future()
+        future.body = response.content  # type: ignore[attr-defined]
+        self.futures.append(future)
+        return future
+
+    def finish(self, n: int) -> None:
+        future = self.futures[n]
+        future.set_result(future.body[: len(future.body) // 2])  # type: ignore[attr-defined]
+
+    @staticmethod
+    def size(rendered: bytes) -> int:
+        return len(rendered)
+
+
+def test_a_page_rendered_ahead_counts_at_its_renders_size_until_taken() -> None:
+    holding, renders, file = Holding(budget=250), Lines(), PageFile()
+    first = holding.render(renders, holding.keep(page(b"a" * 100), file), None, None, None)
+    second = holding.render(renders, holding.keep(page(b"b" * 100), file), None, None, None)
+    assert holding.held == 200  # bodies' size while their renders are under way
+    renders.finish(0)
+    assert holding.held == 150  # the first came back at half its body
+    # So a page that would have gone to disk fits.
+    third = holding.keep(page(b"c" * 100), file)
+    assert not isinstance(third, SpilledPage) and holding.held == 250
+    holding.release(first)
+    holding.release(second)
+    renders.finish(1)  # back after the reader took it: nothing left to count
+    holding.release(third)
+    assert holding.held == 0 and holding.spilled == 0
+    file.close()

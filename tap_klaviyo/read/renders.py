@@ -29,13 +29,19 @@ class PageRenders(Protocol):
 
     def drop(self) -> None: ...
 
+    def size(self, rendered: Any) -> int:
+        """Bytes a rendered page holds."""
+        ...
+
 
 class RenderingPage:
-    """A page held as its render under way (or done) instead of its body; counted at
-    its body's size, which its RECORD lines roughly match."""
+    """A page held as its render under way (or done) instead of its body: counted at its
+    body's size until the render comes back, then at the render's (RECORD lines take
+    about 60% of an events page's body, so more pages fit the budget rendered)."""
 
-    __slots__ = ("future", "size")
+    __slots__ = ("future", "held", "size")
 
     def __init__(self, future: Any, size: int) -> None:
         self.future = future
         self.size = size
+        self.held = True  # until the reader takes it

@@ -271,15 +271,14 @@ class _SliceRun:
         cut = piece.cut
         if keys and min(keys) >= cut:
             return  # every record of the page belongs to a later piece
-        needs_cut = bool(keys) and max(keys) >= cut
+        bounds = (piece.low, piece.high, cut if bool(keys) and max(keys) >= cut else None)
         page = self.holding.keep(response, piece.spill)
         renders = self.reader.renders
         if renders is not None and not isinstance(page, SpilledPage):
-            # Rendered now if a process is idle, the body let go; a page on disk waits
-            # for the writer, so the read-ahead past the budget stays on disk.
-            future = renders.ahead(page, piece.low, piece.high, cut if needs_cut else None)
-            page = RenderingPage(future, len(response.content))
-        if not piece.feed.put((page, piece.low, piece.high, cut if needs_cut else None)):  # type: ignore[union-attr]
+            # Rendered as soon as a process is idle, the body let go; a page on disk
+            # waits for the writer, so the read-ahead past the budget stays on disk.
+            page = self.holding.render(renders, page, *bounds)
+        if not piece.feed.put((page, *bounds)):  # type: ignore[union-attr]
             self.holding.release(page)  # the reader walked away: never taken
 
     def _fetch(self, piece: Piece) -> tuple[list[Fetched], list[Fetched], str | None]:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from concurrent.futures import Future
 from typing import IO, Any
 
-from tap_klaviyo.read.renders import RenderingPage
+from tap_klaviyo.read.renders import PageRenders, RenderingPage
 
 # Bytes of page bodies held in memory across one read's pieces; more go to disk.
 MEMORY_BUDGET = 96 * 1024 * 1024
@@ -90,10 +91,31 @@ class Holding:
             self.spilled += 1
         return file.add(response.url, content)
 
+    def render(self, renders: PageRenders, response: Any, *args: Any) -> RenderingPage:
+        """A page held in memory sent to be rendered ahead (``args``: its query's bounds
+        and cut), its body let go: from when its render is back, it counts at that size."""
+        page = RenderingPage(renders.ahead(response, *args), len(response.content))
+
+        def rendered(done: Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self._resize(page, renders.size(done.result()))
+
+        page.future.add_done_callback(rendered)
+        return page
+
+    def _resize(self, page: RenderingPage, size: int) -> None:
+        with self._lock:
+            if page.held:
+                self.held += size - page.size
+                page.size = size
+
     def release(self, page: Any) -> None:
         """The reader has taken ``page``: its bytes no longer count."""
         if isinstance(page, SpilledPage):
             return
-        size = page.size if isinstance(page, RenderingPage) else len(page.content)
         with self._lock:
-            self.held -= size
+            if isinstance(page, RenderingPage):
+                page.held = False
+                self.held -= page.size
+            else:
+                self.held -= len(page.content)

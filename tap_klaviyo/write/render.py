@@ -237,6 +237,10 @@ class Renders:
     def drop(self) -> None:
         self.pool.drop(self)
 
+    @staticmethod
+    def size(rendered: RenderedPage) -> int:
+        return len(rendered.lines)
+
     def _submit(
         self,
         response: Any,
