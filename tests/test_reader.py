@@ -330,3 +330,49 @@ def test_time_slices_stop_with_the_run() -> None:
     ):
         time.sleep(0.02)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("things-window")]
+
+
+def test_the_first_page_sent_early_is_the_reads_own() -> None:
+    api = Api(things(240))
+    body_ran = threading.Event()
+    in_time: list[bool] = []
+
+    def wait_for_the_body(query: dict[str, str], number: int) -> None:
+        if number == 1:
+            in_time.append(body_ran.wait(5))  # sent while the body (a lookup) runs
+
+    api.refuse = wait_for_the_body
+    read = reader(api, parallel_slices=True, workers=4)
+    with read.early(Bounds()):
+        body_ran.set()
+    # Over by the time ``early`` returns, on a thread of its own.
+    assert in_time == [True] and api.threads == ["things-first-page"]
+    pages = list(read.pages(None, Bounds()))
+    assert ids(pages) == api.ids()
+    # The read took that response: its first query was not sent a second time.
+    assert [q for q in api.sent if "page[cursor]" not in q].count(api.sent[0]) == 1
+
+
+def test_an_early_first_page_that_failed_fails_the_read_as_its_own_would() -> None:
+    api = Api(things(240))
+    api.refuse = lambda query, number: FORBIDDEN if number == 1 else None
+    read = reader(api, parallel_slices=True, workers=4)
+    with read.early(Bounds()):
+        pass
+    with pytest.raises(KlaviyoAPIError, match="needs the API key scope"):
+        list(read.pages(None, Bounds()))
+
+
+def test_no_early_page_for_reads_without_slices_or_for_other_bounds() -> None:
+    api = Api(things(40))
+    serial = reader(api, workers=4)
+    with serial.early(Bounds()):
+        pass
+    assert api.sent == []  # a serial read's first request would be its whole first page
+    # A read whose bounds moved since (a restarted read) sends its own first request.
+    read = reader(api, parallel_slices=True, workers=4)
+    with read.early(Bounds()):
+        pass
+    later = START + timedelta(days=3)
+    pages = list(read.pages(None, lambda context, resume: (later, END)))
+    assert ids(pages) == api.ids(start=later)

@@ -5,7 +5,9 @@ started early; recovering from Klaviyo's refusals as the recovery table says."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -67,6 +69,43 @@ class Reader:
         self.prefetcher = Prefetcher(workers, stream, stop) if is_child and workers > 1 else None
         # The key may not read this stream, and the user said to skip it.
         self.forbidden = False
+        # The first slice's first page, sent while the run looked things up (``early``):
+        # (start, end, response or the error it raised).
+        self._early: tuple[datetime | None, datetime, Any] | None = None
+
+    @contextmanager
+    def early(self, bounds: Callable[[Context | None, bool], Bounds]) -> Iterator[None]:
+        """Send the read's first request while the body runs (a run's lookups, which
+        take a round trip of their own), and keep its response for the read. Only a
+        read in time slices of the whole stream; the request ends before this returns,
+        so no thread outlives it (the tap forks its worker processes next)."""
+        if not self.slices:
+            yield
+            return
+        start, end = bounds(None, False)
+
+        def send() -> None:
+            try:
+                self._early = (start, end, self.send(self.first_request(None, start, end)))
+            except BaseException as exc:  # raised by the read that takes it, as its own
+                self._early = (start, end, exc)
+
+        thread = threading.Thread(target=send, name=f"{self.stream}-first-page", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            thread.join()
+
+    def _first_response(
+        self, context: Context | None, low: datetime | None, high: datetime
+    ) -> requests.Response:
+        early, self._early = self._early, None
+        if early is not None and context is None and early[:2] == (low, high):
+            if isinstance(early[2], BaseException):
+                raise early[2]
+            return early[2]
+        return self.send(self.first_request(context, low, high))
 
     def first_request(
         self, context: Context | None, start: datetime | None, end: datetime | None
@@ -144,7 +183,7 @@ class Reader:
             workers=self.workers,
             page_size=operation.page_size_max or 100,
             slice_pages=pages,
-            first_response=lambda low, high: self.send(self.first_request(context, low, high)),
+            first_response=lambda low, high: self._first_response(context, low, high),
             # The paginator's token for a link is its parsed URL (BaseHATEOASPaginator).
             follow=lambda link: self.send(self.request_for(context, urlparse(link), None)),
             decode=self.decode,

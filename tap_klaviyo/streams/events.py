@@ -52,8 +52,14 @@ class EventsStream(KlaviyoStream):
     def prepare_run(self) -> None:
         super().prepare_run()
         chosen = self.settings.event_metric_ids
-        self.metric_ids = event_metric_ids(self.run_tap, chosen, self.logger) if chosen else []
-        self.metric_names = metric_names(self.run_tap, self.logger)
+        if chosen:  # the reads need the ids first
+            self.metric_ids = event_metric_ids(self.run_tap, chosen, self.logger)
+            self.metric_names = metric_names(self.run_tap, self.logger)
+            return
+        self.metric_ids = []
+        # The names are looked up while the read's first page is on its way.
+        with self.reader.early(self.run_bounds):
+            self.metric_names = metric_names(self.run_tap, self.logger)
 
     def lookup_maps(self) -> dict[str, dict]:
         return {"metric_names": getattr(self, "metric_names", {})}
