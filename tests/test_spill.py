@@ -3,7 +3,9 @@ byte for byte."""
 
 from __future__ import annotations
 
+import gc
 import os
+import weakref
 from concurrent.futures import Future
 
 import pytest
@@ -111,3 +113,21 @@ def test_a_page_rendered_ahead_counts_at_its_renders_size_until_taken() -> None:
     holding.release(third)
     assert holding.held == 0 and holding.spilled == 0
     file.close()
+
+
+def test_a_page_rendered_ahead_is_freed_as_soon_as_it_is_let_go() -> None:
+    # Freed by reference counting, not left in a cycle with its future for the cyclic
+    # collector (which a run rarely calls): each page holds a render of up to a megabyte.
+    holding, renders, file = Holding(budget=250), Lines(), PageFile()
+    gc.disable()
+    try:
+        held = holding.render(renders, holding.keep(page(b"a" * 100), file), None, None)
+        renders.finish(0)
+        gone = weakref.ref(held)
+        holding.release(held)
+        renders.futures.clear()
+        del held
+        assert gone() is None
+    finally:
+        gc.enable()
+        file.close()

@@ -39,7 +39,7 @@ class RenderingPage:
     body's size until the render comes back, then at the render's (RECORD lines take
     about 60% of an events page's body, so more pages fit the budget rendered)."""
 
-    __slots__ = ("future", "held", "size")
+    __slots__ = ("__weakref__", "future", "held", "size")
 
     def __init__(self, future: Any, size: int) -> None:
         self.future = future
