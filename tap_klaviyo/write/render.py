@@ -126,8 +126,8 @@ class RenderPool:
         self, stream_name: str, *args: Any, ahead: bool = False, owner: object = None
     ) -> Future[RenderedPage]:
         """A page's render, queued at its rank; ``owner`` may ``drop`` it while queued."""
-        job = _Job((_AHEAD if ahead else _NOW, next(self._order)), stream_name, args, Future())
-        job.owner = owner
+        rank = (_AHEAD if ahead else _NOW, next(self._order))
+        job = _Job(rank, stream_name, args, Future(), owner)
         with self._lock:
             heapq.heappush(self._queue, job)
             self._queued[job.future] = job
