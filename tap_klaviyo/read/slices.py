@@ -341,10 +341,19 @@ class _SliceRun:
         heavy = sum(1 for key in keys if key >= last)
         if heavy < 2 or 2 * heavy < len(keys) or last + SECOND >= piece.cut:
             return False
-        rest = Piece(low=last + SECOND, high=piece.cut, cut=piece.cut)
-        piece.cut, piece.continued = last + SECOND, True
-        self.add([rest])
+        self.add(self._rest_after(piece, last + SECOND))
+        piece.continued = True
         return True
+
+    @staticmethod
+    def _rest_after(piece: Piece, end: datetime) -> list[Piece]:
+        """The piece ends at ``end`` (a second too full to split); the rest of its range,
+        if any, is a new slice."""
+        if end >= piece.cut:
+            return []
+        rest = Piece(low=end, high=piece.cut, cut=piece.cut)
+        piece.cut = end
+        return [rest]
 
     def _ahead(self, piece: Piece, keys: list[datetime]) -> list[Piece]:
         """After a piece's first page: when the page shows the piece holds more than a
@@ -358,11 +367,7 @@ class _SliceRun:
             # A whole page in one second, a bulk import's maybe: the piece becomes that
             # second, read on through the cursor, and the rest of its range a new slice,
             # read meanwhile.
-            if first + SECOND >= piece.cut:
-                return []
-            rest = Piece(low=first + SECOND, high=piece.cut, cut=piece.cut)
-            piece.cut = first + SECOND
-            return [rest]
+            return self._rest_after(piece, first + SECOND)
         reach = last - first
         # Mid-page: the page that reaches the cut is read half for this piece, half for
         # the next, instead of wholly for nothing when it starts at the cut.
@@ -423,11 +428,8 @@ class _SliceRun:
             # becomes that second, read on through the cursor, while the rest of its
             # range is a new slice read in parallel.
             second_end = min(floor + SECOND, piece.cut)
-            followers = [self._continuation(piece, link, second_end)]
-            if second_end < piece.cut:
-                followers.append(Piece(low=second_end, high=piece.cut, cut=piece.cut))
-            piece.cut = second_end
-            return followers
+            rest = self._rest_after(piece, second_end)
+            return [self._continuation(piece, link, second_end), *rest]
         return self._plan(piece, keyed, floor, boundary, boundary)
 
     @staticmethod
