@@ -118,7 +118,6 @@ class RenderPool:
         self._pool.submit(int).result()
         self._lock = threading.Lock()
         self._queue: list[_Job] = []
-        self._queued: dict[Future[RenderedPage], _Job] = {}
         self._running = 0
         self._order = itertools.count()
 
@@ -130,14 +129,15 @@ class RenderPool:
         job = _Job(rank, stream_name, args, Future(), owner)
         with self._lock:
             heapq.heappush(self._queue, job)
-            self._queued[job.future] = job
         self._pump()
         return job.future
 
     def needed(self, future: Future[RenderedPage]) -> None:
         """The writer is about to write a page queued ahead: it goes first."""
         with self._lock:
-            job = self._queued.get(future)
+            # A scan: the queue holds at most the pages held in memory, and this runs
+            # once a page.
+            job = next((job for job in self._queue if job.future is future), None)
             if job is not None and job.rank[0] == _AHEAD:
                 job.rank = (_NOW, next(self._order))
                 heapq.heapify(self._queue)
@@ -149,8 +149,6 @@ class RenderPool:
             dropped = [job for job in self._queue if job.owner is owner]
             self._queue = [job for job in self._queue if job.owner is not owner]
             heapq.heapify(self._queue)
-            for job in dropped:
-                del self._queued[job.future]
         for job in dropped:
             job.future.cancel()
 
@@ -165,7 +163,6 @@ class RenderPool:
                 if self._running >= limit:
                     return
                 job = heapq.heappop(self._queue)
-                del self._queued[job.future]
                 self._running += 1
             try:
                 inner = self._pool.submit(_render, job.stream_name, *job.args)
@@ -180,7 +177,7 @@ class RenderPool:
         with self._lock:
             self._running -= 1
         if outer.cancelled():
-            pass  # the pool closed while it rendered
+            pass  # its holder gave up on it (setting a result would raise and stall the queue)
         elif inner.cancelled():
             outer.cancel()
         elif inner.exception() is not None:
@@ -198,7 +195,6 @@ class RenderPool:
     def close(self) -> None:
         with self._lock:
             queued, self._queue = self._queue, []
-            self._queued.clear()
         for job in queued:
             job.future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
