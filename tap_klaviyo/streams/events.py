@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from tap_klaviyo.client import KlaviyoChildStream, KlaviyoStream
@@ -52,13 +53,10 @@ class EventsStream(KlaviyoStream):
     def prepare_run(self) -> None:
         super().prepare_run()
         chosen = self.settings.event_metric_ids
-        if chosen:  # the reads need the ids first
-            self.metric_ids = event_metric_ids(self.run_tap, chosen, self.logger)
-            self.metric_names = metric_names(self.run_tap, self.logger)
-            return
-        self.metric_ids = []
-        # The names are looked up while the read's first page is on its way.
-        with self.reader.early(self.run_bounds):
+        self.metric_ids = event_metric_ids(self.run_tap, chosen, self.logger) if chosen else []
+        # Reads of chosen metrics need their ids first; a read of every event has its
+        # first page on its way while the names are looked up.
+        with nullcontext() if chosen else self.reader.early(self.run_bounds):
             self.metric_names = metric_names(self.run_tap, self.logger)
 
     def lookup_maps(self) -> dict[str, dict]:
