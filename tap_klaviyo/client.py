@@ -303,9 +303,17 @@ class KlaviyoStream(
         return self.query.keep_within(list(self.records_from(content, url)), start, end)
 
     def prepare_run(self) -> None:
-        """Decide what the stream needs once per run, before any worker process forks
-        (they inherit it)."""
+        """Decide what the stream needs once per run, before any stream starts."""
         self.plan_full_refresh()
+
+    def look_up(self) -> None:
+        """Read what the stream needs once per run (metric names, say) as its sync
+        begins, on its own thread: no other stream waits for it."""
+
+    def sync(self, context: Context | None = None) -> None:
+        if context is None:
+            self.look_up()
+        super().sync(context)
 
     def request_record_pages(self, context: Context | None) -> Iterator[Page]:
         """Pages of records for one context; each page starts its children's reads."""
@@ -327,7 +335,9 @@ class KlaviyoStream(
     def _render_for(self, context: Context | None) -> Renders | None:
         """How sliced pages of ``context`` render in the tap's worker processes, if any."""
         pool = self.run_tap.render_pool if self.renders_in_processes else None
-        return pool.renders_for(self.name, self.stream_version, context) if pool else None
+        if pool is None:
+            return None
+        return pool.renders_for(self.name, self.stream_version, context, self.lookup_maps())
 
 
 class KlaviyoChildStream(KlaviyoStream):

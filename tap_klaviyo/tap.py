@@ -153,7 +153,6 @@ class TapKlaviyo(SdkTapHooks, Tap):
         # Before anything reads a stream's replication key: the SDK turns parents of
         # some selected children into full-table streams here.
         begin_sync(self)
-        self._prepare_streams()
         processes = self.settings.render_processes
         processes = default_processes() if processes is None else int(processes)
         rendered = [
@@ -164,9 +163,11 @@ class TapKlaviyo(SdkTapHooks, Tap):
         if processes and rendered and not can_fork():
             self.logger.warning("render_processes needs fork(); pages render in this process")
             processes = 0
-        # Forked now, while this is the only thread.
+        # Forked now, while this is the only thread: what streams look up later reaches
+        # the workers with each page (``Renders.lookups``).
         self.render_pool = RenderPool(self.streams, processes) if processes and rendered else None
         try:
+            self._prepare_streams()
             self._sync_streams()
         finally:
             if self.render_pool is not None:
@@ -174,8 +175,9 @@ class TapKlaviyo(SdkTapHooks, Tap):
                 self.render_pool = None
 
     def _prepare_streams(self) -> None:
-        """What streams look up once per run (metric names, say), before worker
-        processes fork: on a daemon thread, so a stop never waits on a silent Klaviyo."""
+        """What streams decide once per run before any of them starts (full refreshes,
+        the ids of the metrics chosen by name: a wrong name fails the run before any
+        record): on a daemon thread, so a stop never waits on a silent Klaviyo."""
         failed: list[BaseException] = []
 
         def prepare() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sim import Fault
 from tap_klaviyo.dates import parse_datetime, utc_iso
 from tap_klaviyo.errors import SettingsError
 from tests.conftest import run_tap, run_tap_until_failure
@@ -116,6 +117,23 @@ def test_every_event_carries_its_metric_name(sim: Any, config: dict[str, Any]) -
     for record in run.records["events"]:
         assert record["metric_name"] == names.get(record["metric_id"])
     assert {r["metric_name"] for r in run.records["events"]} - {None}
+
+
+def test_the_metric_names_lookup_holds_no_other_stream_back(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    """Events look the metrics' names up on their own thread: the other streams (and
+    the worker processes that render events) do not wait for Klaviyo's answer."""
+    sim.faults.add(
+        Fault(path_pattern=r"^/api/metrics$", kind="timeout", timeout_seconds=1.5, times=1)
+    )
+    run = run_tap(config, streams=["events", "tags"])
+    lookup = sim.requests.for_operation("get_metrics")[0]
+    assert sim.requests.for_operation("get_tags")[0].time < lookup.time + 1.0
+    names = {m["id"]: m["attributes"]["name"] for m in sim.data.get("metric")}
+    assert len(run.records["events"]) == len(sim.data.get("event"))
+    for record in run.records["events"]:
+        assert record["metric_name"] == names.get(record["metric_id"])
 
 
 def test_metrics_full_table(sim: Any, config: dict[str, Any]) -> None:

@@ -65,6 +65,8 @@ def test_worker_processes_write_what_the_tap_writes_itself(
     assert len(rendered.records["events"]) == 6_000
     assert len(rendered.records["profiles"]) == 1_500
     assert comparable(rendered) == comparable(alone)
+    # The metrics' names are looked up after the workers forked, and reach them.
+    assert all(r["metric_name"] for r in rendered.records["events"])
 
 
 def test_events_of_chosen_metrics_match_the_sdks_own_loop(

@@ -78,7 +78,7 @@ class Reader:
         """Send the read's first request while the body runs (a run's lookups, which
         take a round trip of their own), and keep its response for the read. Only a
         read in time slices of the whole stream; the request ends before this returns,
-        so no thread outlives it (the tap forks its worker processes next)."""
+        so the read that follows finds its response."""
         if not self.slices:
             yield
             return

@@ -54,9 +54,11 @@ class EventsStream(KlaviyoStream):
         super().prepare_run()
         chosen = self.settings.event_metric_ids
         self.metric_ids = event_metric_ids(self.run_tap, chosen, self.logger) if chosen else []
-        # Reads of chosen metrics need their ids first; a read of every event has its
-        # first page on its way while the names are looked up.
-        with nullcontext() if chosen else self.reader.early(self.run_bounds):
+
+    def look_up(self) -> None:
+        # A read of every event has its first page on its way while the names are
+        # looked up; reads of chosen metrics go by partition.
+        with nullcontext() if self.metric_ids else self.reader.early(self.run_bounds):
             self.metric_names = metric_names(self.run_tap, self.logger)
 
     def lookup_maps(self) -> dict[str, dict]:

@@ -64,8 +64,13 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _render(stream_name: str, *args: Any) -> RenderedPage:
-    return _streams[stream_name].renderer.render_body(*args)
+def _render(stream_name: str, lookups: dict[str, dict] | None, *args: Any) -> RenderedPage:
+    stream = _streams[stream_name]
+    if lookups:
+        # Looked up after the fork (the metrics' names, on the stream's own thread): the
+        # copy this process inherited has none.
+        stream.deriver.maps = lookups
+    return stream.renderer.render_body(*args)
 
 
 def can_fork() -> bool:
@@ -90,6 +95,7 @@ class _Job:
     args: tuple[Any, ...] = field(compare=False)
     future: Future[RenderedPage] = field(compare=False)
     owner: object = field(compare=False, default=None)
+    lookups: dict[str, dict] | None = field(compare=False, default=None)
 
 
 class RenderPool:
@@ -122,11 +128,17 @@ class RenderPool:
         self._order = itertools.count()
 
     def submit(
-        self, stream_name: str, *args: Any, ahead: bool = False, owner: object = None
+        self,
+        stream_name: str,
+        *args: Any,
+        ahead: bool = False,
+        owner: object = None,
+        lookups: dict[str, dict] | None = None,
     ) -> Future[RenderedPage]:
-        """A page's render, queued at its rank; ``owner`` may ``drop`` it while queued."""
+        """A page's render, queued at its rank; ``owner`` may ``drop`` it while queued;
+        ``lookups``: the maps the stream's derived columns look values up in."""
         rank = (_AHEAD if ahead else _NOW, next(self._order))
-        job = _Job(rank, stream_name, args, Future(), owner)
+        job = _Job(rank, stream_name, args, Future(), owner, lookups)
         with self._lock:
             heapq.heappush(self._queue, job)
         self._pump()
@@ -165,7 +177,7 @@ class RenderPool:
                 job = heapq.heappop(self._queue)
                 self._running += 1
             try:
-                inner = self._pool.submit(_render, job.stream_name, *job.args)
+                inner = self._pool.submit(_render, job.stream_name, job.lookups, *job.args)
             except BaseException as exc:  # a broken or closed pool: the writer raises it
                 with self._lock:
                     self._running -= 1
@@ -187,10 +199,15 @@ class RenderPool:
         self._pump()
 
     def renders_for(
-        self, stream_name: str, version: int | None, context: Mapping[str, Any] | None
+        self,
+        stream_name: str,
+        version: int | None,
+        context: Mapping[str, Any] | None,
+        lookups: dict[str, dict] | None = None,
     ) -> Renders:
-        """How one context's fetched pages go to the workers."""
-        return Renders(self, stream_name, version, dict(context) if context else None)
+        """How one context's fetched pages go to the workers, with the maps its derived
+        columns look values up in."""
+        return Renders(self, stream_name, version, dict(context) if context else None, lookups)
 
     def close(self) -> None:
         with self._lock:
@@ -209,11 +226,13 @@ class Renders:
         stream_name: str,
         version: int | None,
         partition: dict[str, Any] | None,
+        lookups: dict[str, dict] | None = None,
     ) -> None:
         self.pool = pool
         self.stream_name = stream_name
         self.version = version
         self.partition = partition
+        self.lookups = lookups
         # Pages ahead of the one being written whose renders the writer asks for.
         self.depth = 2 * pool.processes
 
@@ -257,4 +276,5 @@ class Renders:
             cut,
             ahead=ahead,
             owner=self,
+            lookups=self.lookups,
         )
