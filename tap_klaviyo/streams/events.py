@@ -58,7 +58,8 @@ class EventsStream(KlaviyoStream):
     def look_up(self) -> None:
         # A read of every event has its first page on its way while the names are
         # looked up; reads of chosen metrics go by partition.
-        with nullcontext() if self.metric_ids else self.reader.early(self.run_bounds):
+        chosen = self.settings.event_metric_ids
+        with nullcontext() if chosen else self.reader.early(self.run_bounds):
             self.metric_names = metric_names(self.run_tap, self.logger)
 
     def lookup_maps(self) -> dict[str, dict]:
