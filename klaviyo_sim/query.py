@@ -285,14 +285,39 @@ def select(
         uncovered = [c for c in conditions if c not in covered]
         keys: list[SortKey] = []
         out: list[Row] = []
-        for i in range(start, stop):
-            row = index.rows[i]
-            key = index.keys[i][0]
-            inside = key[0] == 1 and (lo is None or key > lo) and (hi is None or key < hi)
-            checks = uncovered if inside else conditions
-            if all(c.matches(field_values(data, row, c.field)) for c in checks):
-                keys.append(index.keys[i])
-                out.append(row)
+
+        def check(first: int, last: int) -> None:
+            for i in range(first, last):
+                row = index.rows[i]
+                key = index.keys[i][0]
+                inside = key[0] == 1 and (lo is None or key > lo) and (hi is None or key < hi)
+                checks = uncovered if inside else conditions
+                if all(c.matches(field_values(data, row, c.field)) for c in checks):
+                    keys.append(index.keys[i])
+                    out.append(row)
+
+        if uncovered:
+            check(start, stop)
+            return ResultSet(keys, out)
+        # With every condition a bound, the rows strictly inside both are taken as one
+        # slice: checking them one by one made the first page of a wide range (the whole
+        # run's, say) cost 0.2 s of this process's time for 200,000 events, a cost that
+        # grows with the range and that Klaviyo's indexes do not have.
+        inner_start = max(
+            start,
+            bisect_left(index.keys, ((1,),)),  # the numbers and instants
+            start if lo is None else bisect_right(index.keys, (lo, _ID_SENTINEL)),
+        )
+        inner_stop = min(
+            stop,
+            bisect_left(index.keys, ((2,),)),
+            stop if hi is None else bisect_left(index.keys, (hi,)),
+        )
+        inner_stop = max(inner_start, inner_stop)
+        check(start, inner_start)
+        keys += index.keys[inner_start:inner_stop]
+        out += index.rows[inner_start:inner_stop]
+        check(inner_stop, stop)
         return ResultSet(keys, out)
     matched = [
         (sort_key(data, row, sort_field, descending), row)
