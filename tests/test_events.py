@@ -94,6 +94,15 @@ def test_event_metric_ids_take_names_too(sim: Any, config: dict[str, Any]) -> No
     assert sorted(p["context"]["metric_id"] for p in partitions) == sorted({*placed, other})
 
 
+def test_the_accounts_metrics_are_read_once_for_names_and_metric_name_alike(
+    sim: Any, config: dict[str, Any]
+) -> None:
+    run = run_tap({**config, "event_metric_ids": ["Placed Order"]}, streams=["events"])
+    assert run.records["events"]
+    assert all(r["metric_name"] == "Placed Order" for r in run.records["events"])
+    assert len(sim.requests.for_operation("get_metrics")) == 1
+
+
 def test_an_unknown_metric_name_is_one_settings_line_before_any_event_request(
     sim: Any, config: dict[str, Any]
 ) -> None:

@@ -91,27 +91,31 @@ def account_zone(tap: Any, caller: str, logger: logging.Logger) -> ZoneInfo:
         return lookups.zone
 
 
-def account_metrics(tap: Any, caller: str, logger: logging.Logger) -> list[dict[str, Any]]:
-    """Every metric of the account (id, name, created, integration), read once per run.
+def _metrics(tap: Any, logger: logging.Logger) -> list[dict[str, Any]]:
+    """Every metric of the account (id, name, created, integration), read once per run
+    whoever asks first; a refusal is raised as Klaviyo gave it, and not kept.
 
     ``GET /api/metrics`` cannot filter by name (only by integration), so it is scanned.
     """
     lookups = lookups_for(tap)
     with lookups.lock:
         if lookups.metrics is None:
-            try:
-                lookups.metrics = read_collection(
-                    tap, "/api/metrics", "reporting_metric_lookup", logger
-                )
-            except KlaviyoAPIError as exc:
-                if exc.status != 403:
-                    raise
-                raise KlaviyoError(
-                    f"Stream '{caller}' looks metrics up by name with GET /api/metrics, "
-                    "and the API key lacks the scope metrics:read. Add the scope, or give "
-                    "metric ids (`conversion_metric_id`, `metric_id` in metric_aggregates)."
-                ) from None
+            lookups.metrics = read_collection(tap, "/api/metrics", "metric_lookup", logger)
         return lookups.metrics
+
+
+def account_metrics(tap: Any, caller: str, logger: logging.Logger) -> list[dict[str, Any]]:
+    """The account's metrics for ``caller``, which looks them up by name."""
+    try:
+        return _metrics(tap, logger)
+    except KlaviyoAPIError as exc:
+        if exc.status != 403:
+            raise
+        raise KlaviyoError(
+            f"Stream '{caller}' looks metrics up by name with GET /api/metrics, "
+            "and the API key lacks the scope metrics:read. Add the scope, or give "
+            "metric ids (`conversion_metric_id`, `metric_id` in metric_aggregates)."
+        ) from None
 
 
 _METRIC_ID = re.compile(r"^[A-Za-z0-9]{6}$")
@@ -121,7 +125,7 @@ def event_metric_ids(tap: Any, chosen: tuple[str, ...], logger: logging.Logger) 
     """``event_metric_ids`` as metric ids: each value is an id of the account's metrics or
     the name of one or more of them (one request per 200 metrics, once per run)."""
     try:
-        metrics = read_collection(tap, "/api/metrics", "events", logger)
+        metrics = _metrics(tap, logger)
     except KlaviyoAPIError as exc:
         if exc.status == 403 and all(_METRIC_ID.match(value) for value in chosen):
             return list(chosen)  # ids, which only the metrics:read scope could check
